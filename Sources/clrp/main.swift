@@ -1,0 +1,2 @@
+import Relevance
+print(Tensor(zeros: [2]).count)
