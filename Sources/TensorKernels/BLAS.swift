@@ -1,1 +1,23 @@
 import COpenBLAS
+
+/// Row-major single-precision GEMM: `C = alpha * op(A) * op(B) + beta * C`, with `op(A)` of
+/// shape `[m, k]`, `op(B)` of shape `[k, n]` and `C` of shape `[m, n]`.
+///
+/// Degenerate sizes are handled here instead of in BLAS: with `k == 0` the product is empty and
+/// `C` becomes `beta * C` (zero when `beta == 0`, whatever `C` held).
+@inline(__always)
+func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+           a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+           beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+  if m == 0 || n == 0 { return }
+  if k == 0 || alpha == 0 {
+    for i in 0..<m {
+      let row = c + i * ldc
+      if beta == 0 { row.update(repeating: 0, count: n) } else { for j in 0..<n { row[j] *= beta } }
+    }
+    return
+  }
+  cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+              blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
+              beta, c, blasint(ldc))
+}

@@ -1,0 +1,118 @@
+/// A canonical graph compiled for execution: one step per node with its kernel chosen and
+/// its constant operands converted once; each intermediate value is freed after its last read.
+public struct ForwardPlan: Sendable {
+  /// Where a step reads an operand from.
+  enum Operand: Sendable {
+    case value(Int)
+    case constant(Tensor)
+  }
+
+  struct Step: Sendable {
+    let node: Int
+    let operands: [Operand]
+    let output: Int
+    let kernel: @Sendable ([Tensor]) -> Tensor
+  }
+
+  public let graph: Graph
+  let steps: [Step]
+  /// Slot of each value name.
+  let slots: [ValueName: Int]
+  /// For each slot, the index of the last step that reads it (-1 when only an output).
+  let lastRead: [Int]
+
+  /// Compiles a canonical graph (see `Canonicalizer`); ops left uncanonical are errors.
+  public init(graph: Graph) throws {
+    self.graph = graph
+    var slots: [ValueName: Int] = [graph.input: 0]
+    for node in graph.nodes { for output in node.outputs where slots[output] == nil { slots[output] = slots.count } }
+    var steps: [Step] = []
+    var lastRead = [Int](repeating: -1, count: slots.count)
+    for (index, node) in graph.nodes.enumerated() {
+      let operands: [Operand] = node.inputs.compactMap { name in
+        if name.isEmpty { return nil }
+        if let c = graph.constants[name] { return .constant(c.tensor) }
+        return .value(slots[name]!)
+      }
+      for case .value(let slot) in operands { lastRead[slot] = index }
+      steps.append(Step(node: index, operands: operands, output: slots[node.output]!,
+                        kernel: try ForwardPlan.kernel(for: node, in: graph)))
+    }
+    self.steps = steps
+    self.slots = slots
+    self.lastRead = lastRead
+  }
+
+  /// The kernel computing `node`'s output from its operands (constants included, in order).
+  static func kernel(for node: Node, in graph: Graph) throws -> @Sendable ([Tensor]) -> Tensor {
+    let outputShape = graph.shapes[node.output] ?? []
+    switch node.op {
+    case .conv(let conv):
+      let weight = graph.constant(node, 1)!.tensor
+      let bias = graph.constant(node, 2)?.floats
+      return { Kernels.conv2d($0[0], weight: weight, bias: bias, window: conv.window, group: conv.group) }
+    case .dense:
+      let weight = graph.constant(node, 1)!.tensor
+      let bias = graph.constant(node, 2)?.floats
+      return { Kernels.dense($0[0], weight: weight, bias: bias) }
+    case .affine:
+      let scale = graph.constant(node, 1)!.floats, shift = graph.constant(node, 2)!.floats
+      return { Kernels.channelAffine($0[0], scale: scale, shift: shift) }
+    case .relu: return { Kernels.relu($0[0]) }
+    case .leakyRelu(let alpha): return { Kernels.leakyRelu($0[0], alpha: alpha) }
+    case .clip(let low, let high):
+      return { Kernels.clip($0[0], min: low.isFinite ? low : nil, max: high.isFinite ? high : nil) }
+    case .maxPool(let pool): return { Kernels.maxPool2d($0[0], window: pool.window).output }
+    case .avgPool(let pool):
+      return { Kernels.avgPool2d($0[0], window: pool.window, countIncludePad: pool.countIncludePad) }
+    case .globalAvgPool: return { Kernels.globalAvgPool($0[0]).reshaped(outputShape) }
+    case .lrn(let p): return { Kernels.lrn($0[0], size: p.size, alpha: p.alpha, beta: p.beta, bias: p.bias) }
+    case .concat(let axis):
+      let a = axis < 0 ? axis + outputShape.count : axis
+      return { Kernels.concat($0, axis: a) }
+    case .elementwise(let op): return { Kernels.broadcast($0[0], $0[1], op) }
+    case .pad:
+      let pads = graph.constant(node, 1)!.ints
+      let value = graph.constant(node, 2)?.floats.first ?? 0
+      return { Kernels.pad($0[0], pads: pads, value: value) }
+    case .softmax(let axis):
+      let a = axis < 0 ? axis + outputShape.count : axis
+      return { Kernels.softmax($0[0], axis: a) }
+    case .transpose(let perm): return { Kernels.transpose($0[0], perm: perm) }
+    case .flatten, .reshape, .squeeze, .unsqueeze, .identity, .dropout:
+      return { $0[0].reshaped(outputShape) }
+    case .batchNorm, .gemm, .matMul, .shape, .gather, .slice, .cast, .constantOfShape:
+      throw graph.error(node, "is not executable; canonicalize the graph first")
+    }
+  }
+
+  /// Runs the plan on `input` (shape as bound at canonicalization). Returns the graph outputs
+  /// and the values named in `keep`.
+  public func run(_ input: Tensor, keep: Set<ValueName> = []) throws -> [ValueName: Tensor] {
+    guard input.shape == graph.shapes[graph.input] else {
+      throw ModelError(file: graph.source, "input has shape \(input.shape); the plan was compiled for \(graph.shapes[graph.input] ?? [])")
+    }
+    let wanted = Set(graph.outputs).union(keep)
+    var values = [Tensor?](repeating: nil, count: slots.count)
+    values[0] = input
+    let keptSlots = Set(wanted.compactMap { slots[$0] })
+    for (index, step) in steps.enumerated() {
+      let operands = step.operands.map { operand -> Tensor in
+        switch operand {
+        case .value(let slot): return values[slot]!
+        case .constant(let tensor): return tensor
+        }
+      }
+      for case .value(let slot) in step.operands where lastRead[slot] == index && !keptSlots.contains(slot) {
+        values[slot] = nil
+      }
+      values[step.output] = step.kernel(operands)
+    }
+    var result: [ValueName: Tensor] = [:]
+    for name in wanted {
+      if let slot = slots[name], let value = values[slot] { result[name] = value }
+      else if let c = graph.constants[name] { result[name] = c.tensor }
+    }
+    return result
+  }
+}

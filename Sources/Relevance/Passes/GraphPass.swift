@@ -1,0 +1,86 @@
+/// A graph rewrite that keeps the function the graph computes.
+public protocol GraphPass {
+  /// A short name for logs and `clrp inspect --passes`.
+  var name: String { get }
+  /// Rewrites `graph` in place; returns whether anything changed.
+  func run(on graph: inout Graph) throws -> Bool
+}
+
+/// The canonicalization pipeline: bind the input shape, infer shapes and fold constants,
+/// then rewrite exporter idioms into canonical layers until nothing changes.
+public enum Canonicalizer {
+  /// The rewrites run after shape inference, in order, repeated to a fixed point.
+  public static let passes: [GraphPass] = [
+    RemoveIdentities(),
+    StripTrailingSoftmax(),
+    LowerBatchNorm(),
+    LowerConstantScaleShift(),
+    LowerDense(),
+    MergeAffines(),
+    FoldAffineIntoLinear(),
+  ]
+
+  /// The input shape for `batch` images from the declared input shape (a fixed batch size
+  /// stays as declared); nil when a non-batch dimension is symbolic.
+  public static func inputShape(of graph: Graph, batch: Int) -> [Int]? {
+    var shape: [Int] = []
+    for (axis, dim) in graph.declaredInputShape.enumerated() {
+      switch dim {
+      case .fixed(let n): shape.append(n)
+      case .symbolic: if axis == 0 { shape.append(batch) } else { return nil }
+      }
+    }
+    return shape
+  }
+
+  /// The canonical graph for inputs of shape `inputShape` (batch axis first).
+  public static func canonicalize(_ graph: Graph, inputShape: [Int]) throws -> Graph {
+    var g = graph
+    try bindInput(&g, inputShape)
+    _ = try InferShapes().run(on: &g)
+    var changed = true
+    var rounds = 0
+    while changed {
+      changed = false
+      for pass in passes where try pass.run(on: &g) {
+        changed = true
+        _ = try InferShapes().run(on: &g)
+      }
+      rounds += 1
+      precondition(rounds < 100, "canonicalization does not converge")
+    }
+    g.removeUnusedConstants()
+    try checkExecutable(g)
+    return g
+  }
+
+  static func bindInput(_ graph: inout Graph, _ shape: [Int]) throws {
+    let declared = graph.declaredInputShape
+    let declaredText = "[" + declared.map(\.description).joined(separator: ", ") + "]"
+    guard shape.count == declared.count else {
+      throw ModelError(file: graph.source, "input '\(graph.input)' has shape \(declaredText); got rank \(shape.count) data \(shape)")
+    }
+    for (dim, n) in zip(declared, shape) {
+      if case .fixed(let expected) = dim, expected != n {
+        throw ModelError(file: graph.source, "input '\(graph.input)' has shape \(declaredText); got \(shape)")
+      }
+    }
+    graph.shapes = [graph.input: shape]
+  }
+
+  /// Every op left must be one the runtime executes.
+  static func checkExecutable(_ graph: Graph) throws {
+    for node in graph.nodes {
+      switch node.op {
+      case .batchNorm:
+        throw graph.error(node, "BatchNormalization parameters must be constants")
+      case .gemm, .matMul:
+        throw graph.error(node, "a dense layer needs a constant weight operand (and for Gemm transA=0)")
+      case .shape, .gather, .slice, .cast, .constantOfShape:
+        throw graph.error(node, "needs constant inputs; computing it on image data is not supported")
+      default:
+        continue
+      }
+    }
+  }
+}

@@ -1,0 +1,31 @@
+/// Forward passes over a batch of single images (shape without the batch axis), one logits
+/// vector per image. Images are run as one batch when the model allows it, one by one when
+/// the model fixes its batch size.
+public struct Classifier {
+  public let model: Model
+
+  public init(model: Model) { self.model = model }
+
+  public func logits(_ images: [Tensor]) throws -> [Tensor] {
+    guard let first = images.first else { return [] }
+    for image in images where image.shape != first.shape {
+      throw ModelError(file: model.path, "inputs differ in shape: \(first.shape) and \(image.shape)")
+    }
+    let batch = model.fixedBatch ?? images.count
+    guard batch == 1 || batch == images.count else {
+      throw ModelError(file: model.path, "the model fixes its batch size to \(batch); got \(images.count) images")
+    }
+    let plan = try model.forwardPlan(inputShape: [batch] + first.shape)
+    var result: [Tensor] = []
+    for start in stride(from: 0, to: images.count, by: batch) {
+      let chunk = images[start..<(start + batch)]
+      let input = Tensor(shape: [batch] + first.shape, data: chunk.flatMap(\.data))
+      let out = try plan.run(input)[plan.graph.outputs[0]]!
+      let per = out.count / batch
+      for n in 0..<batch {
+        result.append(Tensor(shape: [per], data: Array(out.data[(n * per)..<((n + 1) * per)])))
+      }
+    }
+    return result
+  }
+}

@@ -1,0 +1,159 @@
+extension Kernels {
+  /// Number of floats of the im2col scratch matrix; convolutions unfold at most this many values
+  /// (but at least one output row) at a time, then multiply that slab.
+  static let columnBudget = 1 << 20
+
+  /// Whether `window` is a 1×1, stride-1, unpadded window, whose im2col matrix is the input itself.
+  static func isPointwise(_ window: Window2D) -> Bool {
+    window.kernelH == 1 && window.kernelW == 1 && window.strideH == 1 && window.strideW == 1
+      && window.padTop == 0 && window.padLeft == 0 && window.padBottom == 0 && window.padRight == 0
+  }
+
+  /// Validated sizes of a grouped 2-D convolution.
+  struct ConvShape {
+    var n, c, h, w, m, oH, oW, group: Int
+    var cg: Int { c / group }
+    var mg: Int { m / group }
+    var kSize: Int
+    var rowsPerSlab: Int
+
+    init(input: [Int], weight: [Int], window: Window2D, group: Int) {
+      precondition(input.count == 4, "conv2d expects an NCHW input, got \(input)")
+      precondition(weight.count == 4, "conv2d expects weight [M, C/group, kH, kW], got \(weight)")
+      precondition(group >= 1 && input[1] % group == 0 && weight[0] % group == 0,
+                   "conv2d: channels \(input[1]) and filters \(weight[0]) must divide into \(group) groups")
+      precondition(weight[1] == input[1] / group, "conv2d: weight \(weight) does not match \(input[1]) channels in \(group) groups")
+      precondition(weight[2] == window.kernelH && weight[3] == window.kernelW,
+                   "conv2d: weight \(weight) does not match a \(window.kernelH)x\(window.kernelW) window")
+      (n, c, h, w, m, self.group) = (input[0], input[1], input[2], input[3], weight[0], group)
+      (oH, oW) = window.outputSize(height: h, width: w)
+      kSize = weight[1] * weight[2] * weight[3]
+      rowsPerSlab = max(1, min(oH, columnBudget / max(1, kSize * oW)))
+    }
+  }
+
+  /// 2-D convolution (ONNX `Conv`, NCHW, explicit pads):
+  ///
+  ///     y[n, m, oh, ow] = b[m] + Σ_{c, i, j} x[n, g·C/G + c, oh·sH − padTop + i·dH, ow·sW − padLeft + j·dW] · W[m, c, i, j]
+  ///
+  /// with `g = m / (M/G)` the group of filter `m`, `c` over the `C/G` channels of that group and
+  /// taps outside the input reading 0.
+  ///
+  /// - Parameters:
+  ///   - x: `[N, C, H, W]`.
+  ///   - weight: `[M, C/group, kH, kW]`, `kH`/`kW` equal to the window's kernel size.
+  ///   - bias: `M` values, or `nil`.
+  ///   - window: kernel, strides, dilations and (possibly asymmetric) pads; `ceilMode` is honoured.
+  ///   - group: number of groups `G`, dividing both `C` and `M`.
+  /// - Returns: `[N, M, oH, oW]` with `(oH, oW) = window.outputSize(height: H, width: W)`.
+  ///
+  /// Computed per image and group as `W_g · im2col(x_g)` with `cblas_sgemm`; the im2col matrix is
+  /// built in slabs of output rows, and a 1×1 stride-1 unpadded window multiplies the input directly.
+  public static func conv2d(_ x: Tensor, weight: Tensor, bias: [Float]?, window: Window2D, group: Int) -> Tensor {
+    let s = ConvShape(input: x.shape, weight: weight.shape, window: window, group: group)
+    precondition(bias == nil || bias!.count == s.m, "conv2d: bias must have \(s.m) values")
+    let plane = s.oH * s.oW, inPlane = s.h * s.w
+    let pointwise = isPointwise(window)
+    let data = x.data.withUnsafeBufferPointer { xb in
+      weight.data.withUnsafeBufferPointer { wb in
+        makeArray(count: s.n * s.m * plane) { y in
+          if let bias {
+            for img in 0..<s.n {
+              for f in 0..<s.m { (y + (img * s.m + f) * plane).update(repeating: bias[f], count: plane) }
+            }
+          }
+          let beta: Float = bias == nil ? 0 : 1
+          if pointwise {
+            for img in 0..<s.n {
+              for g in 0..<s.group {
+                sgemm(m: s.mg, n: plane, k: s.cg, a: wb.base + g * s.mg * s.kSize, lda: s.kSize,
+                      b: xb.base + (img * s.c + g * s.cg) * inPlane, ldb: inPlane,
+                      beta: beta, c: y + (img * s.m + g * s.mg) * plane, ldc: plane)
+              }
+            }
+            return
+          }
+          let columns = UnsafeMutablePointer<Float>.allocate(capacity: s.kSize * s.rowsPerSlab * s.oW)
+          defer { columns.deallocate() }
+          for img in 0..<s.n {
+            for g in 0..<s.group {
+              let image = xb.base + (img * s.c + g * s.cg) * inPlane
+              let out = y + (img * s.m + g * s.mg) * plane
+              for r0 in stride(from: 0, to: s.oH, by: s.rowsPerSlab) {
+                let rows = r0..<min(s.oH, r0 + s.rowsPerSlab)
+                let cols = rows.count * s.oW
+                parallelChunks(s.cg, work: s.kSize * cols) { cs in
+                  im2colRows(image, height: s.h, width: s.w, window: window, outWidth: s.oW,
+                             rows: rows, channels: cs, columns: columns, ld: cols)
+                }
+                sgemm(m: s.mg, n: cols, k: s.kSize, a: wb.base + g * s.mg * s.kSize, lda: s.kSize,
+                      b: columns, ldb: cols, beta: beta, c: out + r0 * s.oW, ldc: plane)
+              }
+            }
+          }
+        }
+      }
+    }
+    return Tensor(shape: [s.n, s.m, s.oH, s.oW], data: data)
+  }
+
+  /// The input-gradient (transposed convolution) of `conv2d` without bias: for every image and group,
+  /// `col2im(W_gᵀ · gradOut_g)`, i.e.
+  ///
+  ///     x̂[n, g·C/G + c, h, w] = Σ_{m in g, i, j, oh, ow : oh·sH − padTop + i·dH = h, ow·sW − padLeft + j·dW = w} gradOut[n, m, oh, ow] · W[m, c, i, j]
+  ///
+  /// so that `⟨conv2d(x, W), gradOut⟩ = ⟨x, conv2dTransposedInput(gradOut, W)⟩`.
+  ///
+  /// - Parameters:
+  ///   - gradOut: `[N, M, oH, oW]`, shaped like the output of `conv2d`.
+  ///   - weight: `[M, C/group, kH, kW]`, the weight given to `conv2d`.
+  ///   - window: the window given to `conv2d`.
+  ///   - group: the group count given to `conv2d`.
+  ///   - inputShape: `[N, C, H, W]`, the shape of the `conv2d` input (not recoverable from `oH`, `oW`).
+  /// - Returns: a tensor of `inputShape`; input positions no window reads are 0.
+  public static func conv2dTransposedInput(_ gradOut: Tensor, weight: Tensor, window: Window2D, group: Int,
+                                           inputShape: [Int]) -> Tensor {
+    let s = ConvShape(input: inputShape, weight: weight.shape, window: window, group: group)
+    precondition(gradOut.shape == [s.n, s.m, s.oH, s.oW],
+                 "conv2dTransposedInput: gradOut \(gradOut.shape) is not the conv2d output shape \([s.n, s.m, s.oH, s.oW])")
+    let plane = s.oH * s.oW, inPlane = s.h * s.w
+    let pointwise = isPointwise(window)
+    let data = gradOut.data.withUnsafeBufferPointer { gb in
+      weight.data.withUnsafeBufferPointer { wb in
+        makeArray(count: s.n * s.c * inPlane) { x in
+          if pointwise {
+            for img in 0..<s.n {
+              for g in 0..<s.group {
+                sgemm(transA: true, m: s.cg, n: plane, k: s.mg, a: wb.base + g * s.mg * s.kSize, lda: s.kSize,
+                      b: gb.base + (img * s.m + g * s.mg) * plane, ldb: plane,
+                      beta: 0, c: x + (img * s.c + g * s.cg) * inPlane, ldc: inPlane)
+              }
+            }
+            return
+          }
+          x.update(repeating: 0, count: s.n * s.c * inPlane)
+          if plane == 0 { return }
+          let columns = UnsafeMutablePointer<Float>.allocate(capacity: s.kSize * s.rowsPerSlab * s.oW)
+          defer { columns.deallocate() }
+          for img in 0..<s.n {
+            for g in 0..<s.group {
+              let image = x + (img * s.c + g * s.cg) * inPlane
+              let grad = gb.base + (img * s.m + g * s.mg) * plane
+              for r0 in stride(from: 0, to: s.oH, by: s.rowsPerSlab) {
+                let rows = r0..<min(s.oH, r0 + s.rowsPerSlab)
+                let cols = rows.count * s.oW
+                sgemm(transA: true, m: s.kSize, n: cols, k: s.mg, a: wb.base + g * s.mg * s.kSize, lda: s.kSize,
+                      b: grad + r0 * s.oW, ldb: plane, beta: 0, c: columns, ldc: cols)
+                parallelChunks(s.cg, work: s.kSize * cols) { cs in
+                  col2imRows(columns, height: s.h, width: s.w, window: window, outWidth: s.oW,
+                             rows: rows, channels: cs, image: image, ld: cols)
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    return Tensor(shape: inputShape, data: data)
+  }
+}

@@ -1,0 +1,30 @@
+import ArgumentParser
+import Foundation
+import Relevance
+
+@main
+struct CLRP: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "clrp",
+    abstract: "Explain the decisions of convolutional networks (LRP and contrastive LRP) from ONNX models.",
+    discussion: """
+      Start with `clrp inspect MODEL.onnx` to see how clrp reads a model, then
+      `clrp classify MODEL.onnx INPUT.npy` to run it.
+      """,
+    subcommands: [Classify.self, Inspect.self, Bench.self])
+}
+
+/// Runs a command body and turns clrp's own errors into one clear line on stderr and exit 1.
+func reportingErrors(_ body: () throws -> Void) throws {
+  do { try body() } catch let error as ModelError {
+    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+    throw ExitCode(1)
+  }
+}
+
+/// Loads a model, printing its notes (stripped softmax, new opset) to stderr.
+func loadModel(_ path: String) throws -> Model {
+  let model = try Model(path: path)
+  for note in model.imported.notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
+  return model
+}

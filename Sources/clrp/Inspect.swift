@@ -1,0 +1,6 @@
+import ArgumentParser
+import Relevance
+struct Inspect: ParsableCommand {
+  @Argument var model: String
+  func run() throws {}
+}

@@ -1,2 +1,0 @@
-import Relevance
-print(Tensor(zeros: [2]).count)
