@@ -1,6 +1,114 @@
 import ArgumentParser
+import Foundation
 import Relevance
+
 struct Inspect: ParsableCommand {
-  @Argument var model: String
-  func run() throws {}
+  static let configuration = CommandConfiguration(
+    abstract: "Print the canonical graph clrp builds from an ONNX model.",
+    discussion: """
+      One row per node of the canonical graph (after constant folding, BatchNorm folding,
+      Identity/Dropout removal, dense-layer recognition and trailing-Softmax removal): the op,
+      the ONNX op it came from, input and output shapes for one image, parameters and
+      multiply-accumulates (conv and dense layers). Totals at the bottom.
+
+      Examples:
+        clrp inspect Graphs/build/vgg16.onnx
+        clrp inspect model.onnx --input-shape 1,3,299,299 --json
+      """)
+
+  @Argument(help: "The ONNX model.") var model: String
+  @Option(help: "Input shape (comma separated) when the model's non-batch sizes are symbolic.")
+  var inputShape: String?
+  @Flag(help: "Print JSON instead of a table.") var json = false
+
+  func run() throws {
+    try reportingErrors {
+      let model = try loadModel(model)
+      let shape: [Int]
+      if let inputShape {
+        shape = try inputShape.split(separator: ",").map {
+          guard let n = Int($0.trimmingCharacters(in: .whitespaces)), n > 0 else {
+            throw ModelError("--input-shape '\(inputShape)' is not a list of positive integers")
+          }
+          return n
+        }
+      } else {
+        shape = try model.inputShape(batch: 1)
+      }
+      let graph = try model.canonical(inputShape: shape)
+      let rows = graph.nodes.map { node -> [String: Any] in
+        [
+          "name": node.name, "op": node.op.name, "source_op": node.sourceOpType,
+          "inputs": node.inputs.filter { !graph.isConstant($0) }.map { graph.shape(of: $0) ?? [] },
+          "output": graph.shapes[node.output] ?? [],
+          "params": graph.parameterCount(node), "macs": graph.multiplyAccumulates(node),
+        ]
+      }
+      let totalParams = graph.nodes.reduce(0) { $0 + graph.parameterCount($1) }
+      let totalMACs = graph.nodes.reduce(0) { $0 + graph.multiplyAccumulates($1) }
+      if json {
+        let object: [String: Any] = [
+          "model": self.model, "producer": graph.producer, "opset": graph.opsetVersion,
+          "input": ["name": graph.input, "shape": shape], "outputs": graph.outputs.map { ["name": $0, "shape": graph.shape(of: $0) ?? []] },
+          "nodes": rows, "total_params": totalParams, "total_macs": totalMACs, "notes": graph.notes,
+        ]
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+        return
+      }
+      print("\(self.model)  (producer: \(graph.producer.isEmpty ? "unknown" : graph.producer), opset \(graph.opsetVersion))")
+      print("input '\(graph.input)' \(shape)\n")
+      let table = TextTable(columns: ["#", "node", "op", "from", "input", "output", "params", "MACs"],
+                            rightAligned: [0, 6, 7])
+      for (i, row) in rows.enumerated() {
+        let op = row["op"] as! String, source = row["source_op"] as! String
+        table.add([String(i), row["name"] as! String, op, source == op ? "" : source,
+                   (row["inputs"] as! [[Int]]).map(formatShape).joined(separator: " "),
+                   formatShape(row["output"] as! [Int]), formatCount(row["params"] as! Int), formatCount(row["macs"] as! Int)])
+      }
+      table.add(["", "total", "", "", "", graph.outputs.map { formatShape(graph.shape(of: $0) ?? []) }.joined(separator: " "),
+                 formatCount(totalParams), formatCount(totalMACs)])
+      print(table.render(separatorBeforeLast: true))
+      print("\n\(graph.nodes.count) nodes, \(formatCount(totalParams)) parameters (\(totalParams)), \(formatCount(totalMACs)) MACs (\(totalMACs)) per image")
+    }
+  }
+}
+
+func formatShape(_ shape: [Int]) -> String { "[" + shape.map(String.init).joined(separator: ",") + "]" }
+
+/// 15_470_264_320 → "15.47 G".
+func formatCount(_ n: Int) -> String {
+  if n == 0 { return "-" }
+  let units: [(Double, String)] = [(1e9, " G"), (1e6, " M"), (1e3, " k")]
+  for (scale, suffix) in units where Double(n) >= scale { return String(format: "%.2f", Double(n) / scale) + suffix }
+  return String(n)
+}
+
+/// A plain-text table with padded columns.
+final class TextTable {
+  let columns: [String]
+  let rightAligned: Set<Int>
+  var rows: [[String]] = []
+
+  init(columns: [String], rightAligned: Set<Int>) {
+    self.columns = columns
+    self.rightAligned = rightAligned
+  }
+
+  func add(_ row: [String]) { rows.append(row) }
+
+  func render(separatorBeforeLast: Bool = false) -> String {
+    let all = [columns] + rows
+    let widths = columns.indices.map { c in all.map { $0[c].count }.max() ?? 0 }
+    func line(_ row: [String]) -> String {
+      row.enumerated().map { c, cell in
+        let pad = String(repeating: " ", count: widths[c] - cell.count)
+        return rightAligned.contains(c) ? pad + cell : cell + pad
+      }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+    }
+    let rule = widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")
+    var lines = [line(columns), rule] + rows.map(line)
+    if separatorBeforeLast, rows.count > 0 { lines.insert(rule, at: lines.count - 1) }
+    return lines.joined(separator: "\n")
+  }
 }

@@ -17,6 +17,7 @@ public struct FoldAffineIntoLinear: GraphPass {
       let scale = graph.constant(affine, 1)!.floats, shift = graph.constant(affine, 2)!.floats
       if let p = producers[x], consumers[x]?.count == 1, !graph.outputs.contains(x), isLinear(graph.nodes[p].op) {
         foldBackward(&graph, linear: p, scale: scale, shift: shift)
+        graph.nodes[p].sourceOpType += "+" + affine.sourceOpType
         graph.replaceUses(of: affine.output, with: x)
         graph.nodes.remove(at: i)
         return true
@@ -24,6 +25,7 @@ public struct FoldAffineIntoLinear: GraphPass {
       if let (dense, flatten) = denseReading(graph, affine.output, consumers), let shape = graph.shapes[x] {
         let spatial = shape.dropFirst(2).reduce(1, *)
         try foldForward(&graph, dense: dense, scale: scale, shift: shift, spatial: spatial)
+        graph.nodes[dense].sourceOpType = affine.sourceOpType + "+" + graph.nodes[dense].sourceOpType
         graph.nodes[flatten ?? dense].inputs[0] = x
         graph.nodes.remove(at: i)
         return true

@@ -1,0 +1,28 @@
+#!/usr/bin/env python3
+"""Times onnxruntime's forward pass for `clrp bench` (same model, input shape and run count).
+
+Prints one JSON object: {"median_seconds": ..., "min_seconds": ..., "runs": ...}.
+CPU execution provider, all graph optimizations on (onnxruntime's default), threads = cores.
+Needs `pip install onnxruntime numpy`; clrp itself never needs it.
+"""
+import argparse, json, statistics, time
+
+import numpy as np
+import onnxruntime as ort
+
+parser = argparse.ArgumentParser()
+parser.add_argument("model")
+parser.add_argument("--shape", required=True, help="comma separated input shape")
+parser.add_argument("--runs", type=int, default=5)
+args = parser.parse_args()
+
+session = ort.InferenceSession(args.model, providers=["CPUExecutionProvider"])
+name = session.get_inputs()[0].name
+x = np.random.default_rng(42).uniform(-1, 1, [int(d) for d in args.shape.split(",")]).astype(np.float32)
+session.run(None, {name: x})
+times = []
+for _ in range(args.runs):
+    start = time.perf_counter()
+    session.run(None, {name: x})
+    times.append(time.perf_counter() - start)
+print(json.dumps({"median_seconds": statistics.median(times), "min_seconds": min(times), "runs": args.runs}))

@@ -1,0 +1,32 @@
+# clrp: build, test and run on a fresh Debian machine with the Swift toolchain.
+# Every target first installs the system libraries it needs (apt, as root or via sudo).
+
+APT_PACKAGES := libopenblas-dev libprotobuf-c-dev pkg-config
+SWIFT_FLAGS ?=
+MODEL ?= Tests/Fixtures/models/vgg16_small.onnx
+INPUT ?= Tests/Fixtures/reference/vgg16_small.input.npy
+
+.PHONY: deps build release test classify clean
+
+deps:
+	@if pkg-config --exists openblas libprotobuf-c 2>/dev/null; then :; else \
+	  echo "installing $(APT_PACKAGES)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES); \
+	fi
+
+build: deps
+	swift build $(SWIFT_FLAGS)
+
+release: deps
+	swift build -c release $(SWIFT_FLAGS)
+
+test: deps
+	swift test $(SWIFT_FLAGS)
+
+# The main job on the bundled model and input.
+classify: release
+	.build/release/clrp classify $(MODEL) $(INPUT) --top 5
+
+clean:
+	rm -rf .build
