@@ -9,6 +9,7 @@ let package = Package(
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
   ],
   targets: [
     .systemLibrary(
@@ -25,7 +26,7 @@ let package = Package(
       name: "TensorKernels", dependencies: ["COpenBLAS"],
       swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
     .target(
-      name: "Relevance", dependencies: ["TensorKernels", "ONNXProto"],
+      name: "Relevance", dependencies: ["TensorKernels", "ONNXProto", .product(name: "Yams", package: "Yams")],
       swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
     .executableTarget(
       name: "clrp",

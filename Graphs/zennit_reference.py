@@ -18,10 +18,21 @@ Models: alexnet_small, vgg16_small, googlenet_small, vgg16_bn_small,
 googlenet_bn_small.  The torch modules are rebuilt with the exact builders /
 seeds / ``calibrate()`` of ``Graphs/export_torchvision.py`` (imported, not
 copied) and each is checked against its ONNX file with onnxruntime (all graph
-optimisations off) before use: max|torch - ORT| <= 1e-5 * max(1, max|logit|).
+optimisations off) before use: max|ORT - torch| <= 1e-5 * max(1, max|logit|)
+against the float64 torch forward (the float32 torch forward is itself ~1e-5
+relative away from float64 on these deep nets; vs float32 torch we assert 3e-5).
 googlenet_small and googlenet_bn_small are the SAME torch module (seed 2003;
 the first ONNX file has BN folded by the exporter) and get the same input, so
 their relevance files must agree too (checked).
+
+Precision: the golden maps are computed by Zennit in FLOAT64 (model.double(),
+input = the float32 input cast exactly to float64, R_out from the float64
+logit) and stored as float32.  The same attribution done in float32 is also
+run and its distance to the golden map stored in the manifest
+(``float32_zennit_vs_golden``) as a tolerance hint: ~1e-6 (max|diff|/max|R|)
+everywhere EXCEPT the GoogLeNet epsilon maps (~1.5e-2, cosine 0.99998): the
+epsilon map equals gradient x input here (checked), and the gradient jumps when
+a near-zero pre-activation or max-pool near-tie flips under float32 rounding.
 
 Input: pixels p ~ U[0,1) from ``torch.Generator().manual_seed(seed)``
 (``torch.rand(1,3,H,W)``), x = (p - mean) / std with ImageNet
@@ -182,11 +193,11 @@ def make_input(shape, seed: int) -> torch.Tensor:
     return ((p - mean) / std).float()
 
 
-def bounds(shape):
-    mean = torch.tensor(MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(STD).view(1, 3, 1, 1)
-    low = ((0.0 - mean) / std).expand(*shape).contiguous()
-    high = ((1.0 - mean) / std).expand(*shape).contiguous()
+def bounds(shape, dtype=torch.float64):
+    mean = torch.tensor(MEAN, dtype=torch.float64).view(1, 3, 1, 1)
+    std = torch.tensor(STD, dtype=torch.float64).view(1, 3, 1, 1)
+    low = ((0.0 - mean) / std).expand(*shape).contiguous().to(dtype)
+    high = ((1.0 - mean) / std).expand(*shape).contiguous().to(dtype)
     return low, high
 
 
@@ -203,7 +214,7 @@ def name_map(model: nn.Module, preset: str, shape):
     assert isinstance(dict(model.named_modules())[first], nn.Conv2d)
     common = [(tuple(relus), Pass()), (tuple(avgpools), Norm(stabilizer=EPS))]
     if preset == "paper":
-        low, high = bounds(shape)
+        low, high = bounds(shape, dtype=next(model.parameters()).dtype)
         nm = [((first,), ZBox(low, high, stabilizer=EPS, zero_params=["bias"])),
               (tuple(convs_linears[1:]), ZPlus(stabilizer=EPS, zero_params=["bias"]))]
     elif preset == "epsilon":
@@ -265,7 +276,7 @@ def manual_lrp(model, x, c, preset, shape):
     R = torch.zeros_like(logits)
     R[0, c] = logits[0, c]
     first = next(i for i, m in enumerate(seq) if isinstance(m, nn.Conv2d))
-    low, high = bounds(shape)
+    low, high = bounds(shape, dtype=x.dtype)
     for i in reversed(range(len(seq))):
         m, a = seq[i], acts[i].detach()
         if isinstance(m, (nn.Conv2d, nn.Linear)):
@@ -344,21 +355,30 @@ def main() -> int:
     }
     results = {}
     for name in ["alexnet_small", "vgg16_small", "googlenet_small", "vgg16_bn_small", "googlenet_bn_small"]:
-        model, shape = build(name)
+        model32, shape = build(name)
+        model = copy.deepcopy(model32).double()     # golden maps are computed in float64
         has_bn = any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
         canon_cls = ExactSequentialMergeBatchNorm if has_bn else None
-        x = make_input(shape, INPUT_SEEDS[name])
-        xn = x.numpy()
+        x32 = make_input(shape, INPUT_SEEDS[name])
+        xn = x32.numpy()
+        x = x32.double()
         ref = ort_logits(name, xn)
         with torch.no_grad():
-            tout = model(x).numpy()
-        d_ort = assert_close(tout, ref, f"{name} torch vs ORT")
+            t32 = model32(x32).numpy()
+            t64 = model(x).numpy()
+        # ORT (float32) vs the exact function (float64 torch): rel 1e-5.  The float32 torch
+        # forward is itself ~1e-5 (rel) away from float64 on these deep nets, so the
+        # ORT-vs-float32-torch comparison only gets 3e-5.
+        d_ort = assert_close(ref, t64, f"{name} ORT vs float64 torch")
+        d_ort32 = assert_close(ref, t32, f"{name} ORT vs float32 torch", rel=3e-5)
         c = int(ref[0].argmax())
-        logit = float(tout[0, c])
+        assert int(t64[0].argmax()) == c
+        logit = float(t64[0, c])
         K = ref.shape[1]
-        r_out = torch.eye(K)[[c]] * logit
-        print(f"\n== {name}  input {list(shape)}  max|torch-ORT|={d_ort:.2e}  target={c} "
-              f"logit={logit:.6f}  logits={np.round(ref[0], 4).tolist()}")
+        r_out = torch.eye(K, dtype=torch.float64)[[c]] * logit
+        print(f"\n== {name}  input {list(shape)}  max|ORT-torch64|={d_ort:.2e} "
+              f"max|ORT-torch32|={d_ort32:.2e}  target={c} logit={logit:.6f}")
+        print(f"   ORT logits={np.round(ref[0], 4).tolist()}")
 
         np.save(OUT_DIR / f"{name}.input.npy", xn.astype(np.float32))
         entry = {
@@ -368,20 +388,27 @@ def main() -> int:
             "input_seed": INPUT_SEEDS[name],
             "target_class": c,
             "target_logit": logit,
+            "target_logit_ort_float32": float(ref[0, c]),
             "logits_ort": [float(v) for v in ref[0]],
-            "torch_vs_ort_max_abs_diff": d_ort,
+            "ort_vs_torch_float64_max_abs_diff": d_ort,
+            "ort_vs_torch_float32_max_abs_diff": d_ort32,
             "bn_canonizer": canon_cls.__name__ if canon_cls else None,
             "presets": {},
         }
         maps = {}
         for preset in ("paper", "epsilon"):
             out, rel, first = attribute(model, x, r_out, preset, shape, canon_cls)
-            d = assert_close(out.numpy(), ref, f"{name}/{preset} canonised model vs ORT")
+            d = assert_close(ref, out.numpy(), f"{name}/{preset} canonised model vs ORT")
             assert rel.shape == x.shape
             assert float(rel.abs().max()) > 0, f"{name}/{preset}: all-zero relevance"
-            rsum = float(rel.double().sum())
+            rsum = float(rel.sum())
             maps[preset] = rel
             np.save(OUT_DIR / f"{name}.{preset}.relevance.npy", rel.numpy().astype(np.float32))
+            # same attribution in float32 (what a float32 engine can hope to reproduce)
+            _, rel32, _ = attribute(model32, x32, r_out.float(), preset, shape, canon_cls)
+            dd = (rel32.double() - rel).abs()
+            f32_maxrel = float(dd.max() / rel.abs().max())
+            f32_cos = cosine(rel32, rel)
             pe = {
                 "relevance": f"relevance/{name}.{preset}.relevance.npy",
                 "first_layer": first,
@@ -391,6 +418,7 @@ def main() -> int:
                 "ratio": rsum / logit,
                 "max_abs": float(rel.abs().max()),
                 "nonzero_fraction": float((rel != 0).double().mean()),
+                "float32_zennit_vs_golden": {"max_abs_diff_over_max_abs": f32_maxrel, "cosine": f32_cos},
             }
             if preset == "paper":
                 pe["zbox_low"] = [(0 - m) / s for m, s in zip(MEAN, STD)]
@@ -399,17 +427,20 @@ def main() -> int:
             print(f"  {preset:8s} sum={rsum:+.6f}  R_init={logit:+.6f}  ratio={rsum / logit:.6f}  "
                   f"max|R|={pe['max_abs']:.4e}  nonzero={pe['nonzero_fraction']:.3f}  "
                   f"(canonised fwd vs ORT {d:.1e})")
+            print(f"           float32 zennit vs float64 golden: max|diff|/max|R| = {f32_maxrel:.2e}, "
+                  f"cos = {f32_cos:.9f}")
 
             if name in SEQUENTIAL:
                 man = manual_lrp(model, x, c, preset, shape)
                 dm = float((man - rel).abs().max() / rel.abs().max())
                 print(f"           hand-written LRP vs zennit: max|diff|/max|R| = {dm:.2e}")
-                assert dm < 1e-4, f"{name}/{preset}: manual LRP disagrees ({dm})"
+                assert dm < 1e-9, f"{name}/{preset}: manual LRP disagrees ({dm})"
                 pe["handwritten_lrp_rel_diff"] = dm
             if has_bn:
                 _, rel_stock, _ = attribute(model, x, r_out, preset, shape, SequentialMergeBatchNorm)
                 ds = float((rel_stock - rel).abs().max() / rel.abs().max())
-                print(f"           (stock SequentialMergeBatchNorm would differ by max|diff|/max|R| = {ds:.2e})")
+                print(f"           (stock SequentialMergeBatchNorm would differ: max|diff|/max|R| = {ds:.2e}, "
+                      f"cos = {cosine(rel_stock, rel):.6f})")
                 pe["stock_canonizer_rel_diff"] = ds
 
         cos = cosine(maps["paper"], maps["epsilon"])
@@ -419,7 +450,7 @@ def main() -> int:
         cg_p, cg_e = cosine(grad, maps["paper"]), cosine(grad, maps["epsilon"])
         cgx_e = cosine(grad * x, maps["epsilon"])
         print(f"  cos(paper, epsilon)={cos:.4f}  cos(grad, paper)={cg_p:.4f}  "
-              f"cos(grad, epsilon)={cg_e:.4f}  cos(grad*x, epsilon)={cgx_e:.4f}")
+              f"cos(grad, epsilon)={cg_e:.4f}  cos(grad*x, epsilon)={cgx_e:.6f}")
         assert cos < 0.9999, f"{name}: paper and epsilon maps nearly identical"
         for p in ("paper", "epsilon"):
             assert not torch.allclose(grad, maps[p], rtol=1e-3, atol=1e-6), f"{name}: {p} == gradient"
@@ -434,7 +465,7 @@ def main() -> int:
         a, b = results["googlenet_small"][p], results["googlenet_bn_small"][p]
         d = float((a - b).abs().max())
         print(f"googlenet_small vs googlenet_bn_small {p}: max|diff| = {d:.2e}")
-        assert d == 0.0 or d < 1e-6 * float(a.abs().max())
+        assert d <= 1e-9 * float(a.abs().max())
 
     with open(OUT_DIR / "manifest.json", "w") as f:
         json.dump(manifest, f, indent=2)

@@ -13,7 +13,8 @@ enum Fixtures {
   static func models() -> [String: String] {
     var result: [String: String] = [:]
     let enumerator = FileManager.default.enumerator(atPath: path("models"))
-    while let file = enumerator?.nextObject() as? String where file.hasSuffix(".onnx") {
+    while let file = enumerator?.nextObject() as? String {
+      guard file.hasSuffix(".onnx") else { continue }
       result[URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent] = path("models/" + file)
     }
     return result

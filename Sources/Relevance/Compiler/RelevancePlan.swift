@@ -1,0 +1,142 @@
+/// A canonical graph with one rule per node, compiled into a forward plan that keeps what the
+/// backward pass reads and one backward step per node, modified weights built once.
+public struct RelevancePlan: Sendable {
+  /// How one node maps the relevance of its output onto its (non-constant) inputs.
+  enum Backward: Sendable {
+    case linear(LinearStep)
+    /// Relevance unchanged (activations, LRN, affine, constant elementwise).
+    case pass
+    /// The same values under the input's shape.
+    case reshape
+    case transpose(inverse: [Int])
+    case concat(axis: Int)
+    case crop(pads: [Int])
+    case winnerTakeAll(Window2D)
+    case proportional(Window2D)
+    case uniform(Window2D)
+    /// Relevance masked by the sign of the ReLU input (the gradient of ReLU).
+    case reluGradient
+    /// Two activations added: R_a = a / stab(a + b) · R and likewise for b.
+    case residualSplit
+  }
+
+  struct LinearStep: Sendable {
+    var lowering: LinearRuleLowering
+    var conv: Conv2D?
+    var weights: [LinearRuleLowering.Weight: Tensor]
+    var biases: [LinearRuleLowering.Bias: [Float]]
+  }
+
+  public let forward: ForwardPlan
+  public let rules: [Rule?]
+  let steps: [Backward]
+  /// Values the backward steps read from the forward pass.
+  let kept: Set<ValueName>
+
+  public var graph: Graph { forward.graph }
+
+  /// Compiles `graph` (canonical, batch 1) with `rules[i]` for node i.
+  public init(graph: Graph, rules: [Rule?]) throws {
+    precondition(rules.count == graph.nodes.count)
+    guard graph.shapes[graph.input]?.first == 1 else {
+      throw ModelError(file: graph.source, "relevance plans explain one image at a time; compile for batch 1")
+    }
+    forward = try ForwardPlan(graph: graph)
+    self.rules = rules
+    var steps: [Backward] = []
+    var kept: Set<ValueName> = []
+    for (index, node) in graph.nodes.enumerated() {
+      let step = try RelevancePlan.lower(node, rule: rules[index] ?? .pass, graph: graph)
+      switch step {
+      case .pass, .reshape, .transpose, .concat, .crop, .uniform: break
+      case .residualSplit: kept.formUnion(node.inputs)
+      default: kept.insert(node.inputs[0])
+      }
+      steps.append(step)
+    }
+    self.steps = steps
+    self.kept = kept
+  }
+
+  static func lower(_ node: Node, rule: Rule, graph: Graph) throws -> Backward {
+    func unsupported() -> ModelError {
+      graph.error(node, "rule '\(rule)' cannot serve a \(node.op.name) node")
+    }
+    switch node.op {
+    case .conv(let conv):
+      guard case .linear(let linear) = rule else { throw unsupported() }
+      return .linear(linearStep(node, linear, conv: conv, graph: graph))
+    case .dense:
+      guard case .linear(let linear) = rule else { throw unsupported() }
+      return .linear(linearStep(node, linear, conv: nil, graph: graph))
+    case .maxPool(let pool), .avgPool(let pool):
+      let isMax: Bool = { if case .maxPool = node.op { return true } else { return false } }()
+      switch rule {
+      case .winnerTakeAll where isMax, .gradient where isMax: return .winnerTakeAll(pool.window)
+      case .proportional: return .proportional(pool.window)
+      case .uniform where !isMax, .gradient where !isMax: return .uniform(pool.window)
+      default: throw unsupported()
+      }
+    case .globalAvgPool:
+      let shape = graph.shapes[node.inputs[0]]!
+      let window = Window2D(kernelH: shape[2], kernelW: shape.count > 3 ? shape[3] : 1)
+      switch rule {
+      case .proportional: return .proportional(window)
+      case .uniform, .gradient: return .uniform(window)
+      default: throw unsupported()
+      }
+    case .relu:
+      switch rule {
+      case .pass: return .pass
+      case .gradient: return .reluGradient
+      default: throw unsupported()
+      }
+    case .leakyRelu, .clip, .lrn, .affine:
+      guard rule == .pass || rule == .gradient else { throw unsupported() }
+      if rule == .gradient, node.op != .affine {
+        throw graph.error(node, "the gradient rule is implemented for ReLU only; use 'pass' for \(node.op.name)")
+      }
+      return .pass
+    case .elementwise(let op):
+      let live = node.inputs.filter { !graph.isConstant($0) }
+      if live.count == 1 { return .pass }
+      guard op == .add, graph.shapes[node.inputs[0]] == graph.shapes[node.inputs[1]] else {
+        throw graph.error(node, "relevance through \(op.onnxName) of two activations is not supported (only residual Add of equal shapes)")
+      }
+      return .residualSplit
+    case .concat(let axis):
+      let rank = graph.shapes[node.output]!.count
+      return .concat(axis: axis < 0 ? axis + rank : axis)
+    case .pad:
+      return .crop(pads: graph.constant(node, 1)!.ints)
+    case .transpose(let perm):
+      guard perm.first == 0 else { throw graph.error(node, "relevance through a transpose that moves the batch axis is not supported") }
+      var inverse = perm
+      for (i, p) in perm.enumerated() { inverse[p] = i }
+      return .transpose(inverse: inverse)
+    case .flatten, .reshape, .squeeze, .unsqueeze, .identity, .dropout:
+      guard graph.shapes[node.inputs[0]]?.first == 1, graph.shapes[node.output]?.first == 1 else {
+        throw graph.error(node, "relevance through a reshape that mixes the batch axis is not supported")
+      }
+      return .reshape
+    case .softmax:
+      throw graph.error(node, "no relevance rule for a Softmax inside the network")
+    case .batchNorm, .gemm, .matMul, .shape, .gather, .slice, .cast, .constantOfShape:
+      throw graph.error(node, "is not canonical; canonicalize the graph first")
+    }
+  }
+
+  static func linearStep(_ node: Node, _ rule: LinearRule, conv: Conv2D?, graph: Graph) -> LinearStep {
+    let lowering = LinearRuleLowering(rule)
+    let weight = graph.constant(node, 1)!
+    let plain = weight.floats
+    var weights: [LinearRuleLowering.Weight: Tensor] = [:]
+    for variant in lowering.weightVariants {
+      weights[variant] = Tensor(shape: weight.shape, data: LinearRuleLowering.modify(plain, variant))
+    }
+    var biases: [LinearRuleLowering.Bias: [Float]] = [:]
+    let b = graph.constant(node, 2)?.floats ?? [Float](repeating: 0, count: weight.shape[0])
+    for d in lowering.denominators { if let variant = d.bias { biases[variant] = LinearRuleLowering.modify(bias: b, variant) } }
+    return LinearStep(lowering: lowering, conv: conv, weights: weights, biases: biases)
+  }
+}

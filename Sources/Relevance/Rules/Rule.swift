@@ -1,0 +1,95 @@
+/// A local relevance rule: how one node redistributes the relevance of its output onto its
+/// inputs. Notation: a_i inputs, w_ij weights, b_j bias, z_j = Σ_i a_i w_ij + b_j, R_j the
+/// output relevance; x⁺ = max(0, x), x⁻ = min(0, x); stab(z) = z + ε·sign(z), sign(0) = +1.
+///
+/// References: Bach et al. 2015 (LRP, epsilon, alpha-beta); Montavon et al. 2017 (z⁺, z^B,
+/// "Deep Taylor decomposition"); Montavon et al. 2019 (gamma, "LRP: an overview"); Gu, Yang,
+/// Tresp 2018 (CLRP; z^B first layer, z⁺ elsewhere, winner-take-all max pooling).
+public enum Rule: Equatable, Sendable, CustomStringConvertible {
+  /// Conv and dense layers; see `LinearRule`.
+  case linear(LinearRule)
+  /// Max pooling: each window's relevance goes to its arg-max input (summed over overlaps).
+  case winnerTakeAll
+  /// Pooling: R_i = Σ_j a_i / stab(Σ_{i' ∈ window j} a_i') · R_j (the z-rule of a unit-weight window).
+  case proportional
+  /// Average pooling: R_j split evenly over the window positions the forward pass averaged.
+  case uniform
+  /// Activations, LRN, standalone affine, reshapes: relevance passes unchanged.
+  case pass
+  /// The plain gradient for non-linear nodes (ReLU mask, max-pool switch), used by the
+  /// gradient presets and baselines.
+  case gradient
+
+  public var description: String {
+    switch self {
+    case .linear(let rule): return rule.description
+    case .winnerTakeAll: return "winner-take-all"
+    case .proportional: return "proportional"
+    case .uniform: return "uniform"
+    case .pass: return "pass"
+    case .gradient: return "gradient"
+    }
+  }
+}
+
+/// A rule for a linear layer as the parts that differ between rules.
+public struct LinearRule: Equatable, Sendable, CustomStringConvertible {
+  public enum Kind: Equatable, Sendable {
+    /// R_i = Σ_j a_i w_ij / stab(z_j) · R_j; `epsilon` 0 is the z-rule.
+    case epsilon(Float)
+    /// R_i = Σ_j (a_i⁺ w_ij⁺ + a_i⁻ w_ij⁻) / stab(Σ_i' a_i'⁺ w_i'j⁺ + a_i'⁻ w_i'j⁻) · R_j.
+    case zPlus
+    /// R_i = Σ_j (α (a_i w_ij)⁺ / stab(Σ (a w)⁺) − β (a_i w_ij)⁻ / stab(Σ (a w)⁻)) · R_j, α − β = 1.
+    case alphaBeta(alpha: Float, beta: Float)
+    /// R_i = Σ_j (a_i w_ij − l_i w_ij⁺ − h_i w_ij⁻) / stab(Σ_i' …) · R_j for inputs in [l, h].
+    case zBox(low: [Float], high: [Float])
+    /// R_i = Σ_j w_ij² / Σ_i' w_i'j² · R_j.
+    case wSquare
+    /// `wSquare` with every w = 1.
+    case flat
+    /// The epsilon rule with w + γ·w⁺ in place of w.
+    case gamma(Float)
+    /// The plain gradient: R_i = Σ_j w_ij R_j (no input factor, no normalization).
+    case gradient
+  }
+
+  public var kind: Kind
+  /// Whether the bias takes part in the denominator (absorbing relevance).
+  public var bias: Bool
+  /// Stabilizer of the denominator.
+  public var epsilon: Float
+
+  public init(_ kind: Kind, bias: Bool? = nil, epsilon: Float = 1e-6) {
+    self.kind = kind
+    switch kind {
+    case .epsilon(let e): self.epsilon = e == 0 ? 1e-12 : e
+    case .gamma: self.epsilon = epsilon
+    default: self.epsilon = epsilon
+    }
+    self.bias = bias ?? LinearRule.defaultBias(kind)
+  }
+
+  /// Biases take part in epsilon and gamma, and are bypassed by z⁺, alpha-beta and z^B (the
+  /// paper's choice); w², flat and the gradient never see them.
+  public static func defaultBias(_ kind: Kind) -> Bool {
+    switch kind {
+    case .epsilon, .gamma: return true
+    default: return false
+    }
+  }
+
+  public var description: String {
+    let core: String
+    switch kind {
+    case .epsilon(let e): core = e == 0 ? "zero" : "epsilon(\(e))"
+    case .zPlus: core = "zplus"
+    case .alphaBeta(let a, let b): core = "alphabeta(\(a), \(b))"
+    case .zBox(let l, let h): core = "zbox(low: \(l.count == 1 ? "\(l[0])" : "\(l)"), high: \(h.count == 1 ? "\(h[0])" : "\(h)"))"
+    case .wSquare: core = "wsquare"
+    case .flat: core = "flat"
+    case .gamma(let g): core = "gamma(\(g))"
+    case .gradient: core = "gradient"
+    }
+    return core + (bias == LinearRule.defaultBias(kind) ? "" : (bias ? " +bias" : " -bias"))
+  }
+}

@@ -1,0 +1,214 @@
+/// The result of propagating K relevance signals back to the input of one image.
+public struct RelevanceResult: Sendable {
+  /// Relevance at the graph input, shape [K] + the input's per-image shape.
+  public var input: Tensor
+  /// The forward values: graph outputs and the value the signals started at, batch 1.
+  public var forward: [ValueName: Tensor]
+  /// Per node in backward order: relevance sums per signal at its output and over its inputs.
+  public var layers: [LayerRelevance]
+}
+
+/// Where relevance went at one node: the sum arriving at its output and the sum it passed to
+/// its inputs, per signal. A conserving rule keeps them equal.
+public struct LayerRelevance: Sendable {
+  public var node: String
+  public var op: String
+  public var rule: String
+  public var outputSums: [Float]
+  public var inputSums: [Float]
+}
+
+extension RelevancePlan {
+  /// Explains `classes` of the graph's first output: each signal is the one-hot of the class
+  /// times its logit (the pre-softmax score is the relevance to distribute).
+  public func explain(_ input: Tensor, classes: [Int]) throws -> RelevanceResult {
+    let output = graph.outputs[0]
+    let forwardValues = try forward.run(input, keep: kept)
+    let logits = forwardValues[output]!
+    let count = logits.count
+    var signals = [Float](repeating: 0, count: classes.count * count)
+    for (k, c) in classes.enumerated() {
+      guard (0..<count).contains(c) else {
+        throw ModelError(file: graph.source, "class \(c) is out of range: the model has \(count) outputs (0 to \(count - 1))")
+      }
+      signals[k * count + c] = logits.data[c]
+    }
+    return try propagate(forwardValues, signals: Tensor(shape: [classes.count] + logits.shape.dropFirst(), data: signals), at: output)
+  }
+
+  /// Propagates `signals` ([K] + per-image shape of `value`) from `value` back to the input.
+  public func explain(_ input: Tensor, signals: Tensor, at value: ValueName) throws -> RelevanceResult {
+    let forwardValues = try forward.run(input, keep: kept.union([value]))
+    guard let start = forwardValues[value] else {
+      throw ModelError(file: graph.source, "value '\(value)' is not computed by the graph")
+    }
+    guard Array(signals.shape.dropFirst()) == Array(start.shape.dropFirst()) else {
+      throw ModelError(file: graph.source, "signals of shape \(signals.shape) do not match '\(value)' of shape \(start.shape) (expected [K] + \(Array(start.shape.dropFirst())))")
+    }
+    return try propagate(forwardValues, signals: signals, at: value)
+  }
+
+  func propagate(_ values: [ValueName: Tensor], signals: Tensor, at start: ValueName) throws -> RelevanceResult {
+    let k = signals.shape[0]
+    var relevance: [ValueName: Tensor] = [start: signals]
+    var layers: [LayerRelevance] = []
+    for index in graph.nodes.indices.reversed() {
+      let node = graph.nodes[index]
+      guard let r = relevance.removeValue(forKey: node.output) else { continue }
+      let contributions = backward(steps[index], node: node, r, values, k)
+      var inputSums = [Float](repeating: 0, count: k)
+      for (name, tensor) in contributions where !graph.isConstant(name) {
+        let sums = tensor.signalSums(k)
+        for s in 0..<k { inputSums[s] += sums[s] }
+        if let existing = relevance[name] {
+          relevance[name] = Tensor(shape: existing.shape, data: zip(existing.data, tensor.data).map(+))
+        } else {
+          relevance[name] = tensor
+        }
+      }
+      layers.append(LayerRelevance(node: node.name, op: node.op.name, rule: (rules[index] ?? .pass).description,
+                                   outputSums: r.signalSums(k), inputSums: inputSums))
+    }
+    let inputShape = [k] + graph.shapes[graph.input]!.dropFirst()
+    let atInput = relevance[graph.input] ?? Tensor(zeros: inputShape)
+    var forwardOut: [ValueName: Tensor] = [:]
+    for name in graph.outputs + [start] { forwardOut[name] = values[name] }
+    return RelevanceResult(input: atInput, forward: forwardOut, layers: layers)
+  }
+
+  /// The relevance each (non-constant) input of `node` receives from `r` ([K] + output shape).
+  func backward(_ step: Backward, node: Node, _ r: Tensor, _ values: [ValueName: Tensor], _ k: Int) -> [(ValueName, Tensor)] {
+    let x = node.inputs[0]
+    let inputShape = [k] + graph.shapes[x].map { Array($0.dropFirst()) }!
+    switch step {
+    case .pass:
+      let live = node.inputs.first { !graph.isConstant($0) }!
+      return [(live, r)]
+    case .reshape:
+      return [(x, r.reshaped(inputShape))]
+    case .transpose(let inverse):
+      return [(x, Kernels.transpose(r, perm: inverse))]
+    case .crop(let pads):
+      return [(x, Kernels.pad(r, pads: pads.map { -$0 }, value: 0))]
+    case .concat(let axis):
+      var offset = 0
+      return node.inputs.map { name in
+        let size = graph.shape(of: name)![axis]
+        defer { offset += size }
+        return (name, r.slice(axis: axis, range: offset..<(offset + size)))
+      }
+    case .winnerTakeAll(let window):
+      let argmax = Kernels.maxPool2d(values[x]!, window: window).argmax
+      let tiled = Array([[Int32]](repeating: argmax, count: k).joined())
+      return [(x, Kernels.maxPoolScatter(r, argmax: tiled, inputShape: inputShape))]
+    case .proportional(let window):
+      let a = values[x]!
+      let s = r.dividedStabilized(by: WindowSums.sum(a, window), epsilon: 1e-6)
+      return [(x, WindowSums.scatter(s, window, inputShape: inputShape).multiplied(byImage: a))]
+    case .uniform(let window):
+      let a = values[x]!
+      let counts = WindowSums.sum(Tensor(shape: a.shape, data: [Float](repeating: 1, count: a.count)), window)
+      let s = r.dividedStabilized(by: counts, epsilon: 0)
+      return [(x, WindowSums.scatter(s, window, inputShape: inputShape))]
+    case .reluGradient:
+      let a = values[x]!
+      return [(x, r.multiplied(byImage: Tensor(shape: a.shape, data: a.data.map { $0 > 0 ? 1 : 0 })))]
+    case .residualSplit:
+      let a = values[node.inputs[0]]!, b = values[node.inputs[1]]!
+      let s = r.dividedStabilized(by: Tensor(shape: a.shape, data: zip(a.data, b.data).map(+)), epsilon: 1e-6)
+      return [(node.inputs[0], s.multiplied(byImage: a)), (node.inputs[1], s.multiplied(byImage: b))]
+    case .linear(let linear):
+      return [(x, linear.relevance(r, activation: values[x]!, inputShape: inputShape))]
+    }
+  }
+}
+
+extension RelevancePlan.LinearStep {
+  /// R_in for output relevance `r` ([K, M, ...]) and the layer's forward input `a` ([1, ...]).
+  func relevance(_ r: Tensor, activation a: Tensor, inputShape: [Int]) -> Tensor {
+    var result = [Float](repeating: 0, count: inputShape.elementCount)
+    for d in lowering.denominators {
+      let s: Tensor
+      if lowering.normalized {
+        var z: [Float]?
+        for t in d.terms {
+          let part = forward(lowering.modify(input: a, t.input), weights[t.weight]!)
+          z = z.map { zip($0, part.data).map { $0 + t.coefficient * $1 } } ?? part.data.map { t.coefficient * $0 }
+        }
+        var zt = Tensor(shape: [1] + r.shape.dropFirst(), data: z!)
+        if let variant = d.bias { zt = Kernels.channelAffine(zt, scale: [Float](repeating: 1, count: biases[variant]!.count), shift: biases[variant]!) }
+        s = r.dividedStabilized(by: zt, epsilon: lowering.epsilon)
+      } else {
+        s = r
+      }
+      for t in d.terms {
+        var c = transposed(s, weights[t.weight]!, inputShape: inputShape)
+        if lowering.normalized { c = c.multiplied(byImage: lowering.modify(input: a, t.input)) }
+        let factor = d.weight * t.coefficient
+        c.data.withUnsafeBufferPointer { cb in
+          for i in result.indices { result[i] += factor * cb[i] }
+        }
+      }
+    }
+    return Tensor(shape: inputShape, data: result)
+  }
+
+  private func forward(_ x: Tensor, _ w: Tensor) -> Tensor {
+    if let conv { return Kernels.conv2d(x, weight: w, bias: nil, window: conv.window, group: conv.group) }
+    return Kernels.dense(x, weight: w, bias: nil)
+  }
+
+  private func transposed(_ s: Tensor, _ w: Tensor, inputShape: [Int]) -> Tensor {
+    if let conv { return Kernels.conv2dTransposedInput(s, weight: w, window: conv.window, group: conv.group, inputShape: inputShape) }
+    return Kernels.denseTransposed(s, weight: w)
+  }
+}
+
+extension Tensor {
+  /// Sum over each of the `k` leading slices.
+  func signalSums(_ k: Int) -> [Float] {
+    let per = count / k
+    return (0..<k).map { s in
+      var total: Double = 0
+      for i in (s * per)..<((s + 1) * per) { total += Double(data[i]) }
+      return Float(total)
+    }
+  }
+
+  /// self ([K, ...]) divided elementwise by stab(z) ([1, ...] broadcast over K):
+  /// stab(z) = z + ε·sign(z), sign(0) = +1; a zero denominator with ε = 0 gives 0.
+  func dividedStabilized(by z: Tensor, epsilon: Float) -> Tensor {
+    let per = z.count
+    let inverse = z.data.map { v -> Float in
+      let stabilized = v >= 0 ? v + epsilon : v - epsilon
+      return stabilized == 0 ? 0 : 1 / stabilized
+    }
+    var out = data
+    for i in out.indices { out[i] *= inverse[i % per] }
+    return Tensor(shape: shape, data: out)
+  }
+
+  /// self ([K, ...]) times m ([1, ...]) broadcast over K.
+  func multiplied(byImage m: Tensor) -> Tensor {
+    let per = m.count
+    var out = data
+    m.data.withUnsafeBufferPointer { mb in
+      for i in out.indices { out[i] *= mb[i % per] }
+    }
+    return Tensor(shape: shape, data: out)
+  }
+
+  /// The sub-tensor with `axis` restricted to `range`.
+  func slice(axis: Int, range: Range<Int>) -> Tensor {
+    let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
+    var out: [Float] = []
+    out.reserveCapacity(outer * range.count * inner)
+    for o in 0..<outer {
+      let base = o * shape[axis] * inner
+      out += data[(base + range.lowerBound * inner)..<(base + range.upperBound * inner)]
+    }
+    var newShape = shape
+    newShape[axis] = range.count
+    return Tensor(shape: newShape, data: out)
+  }
+}
