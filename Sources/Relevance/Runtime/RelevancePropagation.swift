@@ -106,8 +106,8 @@ extension RelevancePlan {
       let s = r.dividedStabilized(by: WindowSums.sum(a, window), epsilon: 1e-6)
       return [(x, WindowSums.scatter(s, window, inputShape: inputShape).multiplied(byImage: a))]
     case .uniform(let window):
-      let a = values[x]!
-      let counts = WindowSums.sum(Tensor(shape: a.shape, data: [Float](repeating: 1, count: a.count)), window)
+      let imageShape = graph.shapes[x]!
+      let counts = WindowSums.sum(Tensor(shape: imageShape, data: [Float](repeating: 1, count: imageShape.elementCount)), window)
       let s = r.dividedStabilized(by: counts, epsilon: 0)
       return [(x, WindowSums.scatter(s, window, inputShape: inputShape))]
     case .reluGradient:
