@@ -11,7 +11,7 @@ struct CLRP: ParsableCommand {
       Start with `clrp inspect MODEL.onnx` to see how clrp reads a model, then
       `clrp classify MODEL.onnx INPUT.npy` to run it.
       """,
-    subcommands: [Classify.self, Inspect.self, Bench.self])
+    subcommands: [Classify.self, Inspect.self, Verify.self, Bench.self])
 }
 
 /// Runs a command body and turns clrp's own errors into one clear line on stderr and exit 1.

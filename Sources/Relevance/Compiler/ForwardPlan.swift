@@ -1,3 +1,5 @@
+import Dispatch
+
 /// A canonical graph compiled for execution: one step per node with its kernel chosen and
 /// its constant operands converted once; each intermediate value is freed after its last read.
 public struct ForwardPlan: Sendable {
@@ -106,7 +108,13 @@ public struct ForwardPlan: Sendable {
       for case .value(let slot) in step.operands where lastRead[slot] == index && !keptSlots.contains(slot) {
         values[slot] = nil
       }
-      values[step.output] = step.kernel(operands)
+      if let profile = Profile.shared {
+        let start = DispatchTime.now().uptimeNanoseconds
+        values[step.output] = step.kernel(operands)
+        profile.record(graph.nodes[step.node].op.name, DispatchTime.now().uptimeNanoseconds - start)
+      } else {
+        values[step.output] = step.kernel(operands)
+      }
     }
     var result: [ValueName: Tensor] = [:]
     for name in wanted {

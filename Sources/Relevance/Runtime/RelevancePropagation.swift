@@ -16,6 +16,8 @@ public struct LayerRelevance: Sendable {
   public var rule: String
   public var outputSums: [Float]
   public var inputSums: [Float]
+  /// Output positions whose denominator was exactly 0 while relevance arrived (it is dropped).
+  public var zeroDenominators: Int
 }
 
 extension RelevancePlan {
@@ -55,7 +57,8 @@ extension RelevancePlan {
     for index in graph.nodes.indices.reversed() {
       let node = graph.nodes[index]
       guard let r = relevance.removeValue(forKey: node.output) else { continue }
-      let contributions = backward(steps[index], node: node, r, values, k)
+      var zeros = 0
+      let contributions = backward(steps[index], node: node, r, values, k, zeros: &zeros)
       var inputSums = [Float](repeating: 0, count: k)
       for (name, tensor) in contributions where !graph.isConstant(name) {
         let sums = tensor.signalSums(k)
@@ -67,7 +70,7 @@ extension RelevancePlan {
         }
       }
       layers.append(LayerRelevance(node: node.name, op: node.op.name, rule: (rules[index] ?? .pass).description,
-                                   outputSums: r.signalSums(k), inputSums: inputSums))
+                                   outputSums: r.signalSums(k), inputSums: inputSums, zeroDenominators: zeros))
     }
     let inputShape = [k] + graph.shapes[graph.input]!.dropFirst()
     let atInput = relevance[graph.input] ?? Tensor(zeros: inputShape)
@@ -77,7 +80,8 @@ extension RelevancePlan {
   }
 
   /// The relevance each (non-constant) input of `node` receives from `r` ([K] + output shape).
-  func backward(_ step: Backward, node: Node, _ r: Tensor, _ values: [ValueName: Tensor], _ k: Int) -> [(ValueName, Tensor)] {
+  func backward(_ step: Backward, node: Node, _ r: Tensor, _ values: [ValueName: Tensor], _ k: Int,
+                zeros: inout Int) -> [(ValueName, Tensor)] {
     let x = node.inputs[0]
     let inputShape = [k] + graph.shapes[x].map { Array($0.dropFirst()) }!
     switch step {
@@ -103,29 +107,29 @@ extension RelevancePlan {
       return [(x, Kernels.maxPoolScatter(r, argmax: tiled, inputShape: inputShape))]
     case .proportional(let window):
       let a = values[x]!
-      let s = r.dividedStabilized(by: WindowSums.sum(a, window), epsilon: 1e-6)
+      let s = r.dividedStabilized(by: WindowSums.sum(a, window), epsilon: 1e-6, zeros: &zeros)
       return [(x, WindowSums.scatter(s, window, inputShape: inputShape).multiplied(byImage: a))]
     case .uniform(let window):
       let imageShape = graph.shapes[x]!
       let counts = WindowSums.sum(Tensor(shape: imageShape, data: [Float](repeating: 1, count: imageShape.elementCount)), window)
-      let s = r.dividedStabilized(by: counts, epsilon: 0)
+      let s = r.dividedStabilized(by: counts, epsilon: 0, zeros: &zeros)
       return [(x, WindowSums.scatter(s, window, inputShape: inputShape))]
     case .reluGradient:
       let a = values[x]!
       return [(x, r.multiplied(byImage: Tensor(shape: a.shape, data: a.data.map { $0 > 0 ? 1 : 0 })))]
     case .residualSplit:
       let a = values[node.inputs[0]]!, b = values[node.inputs[1]]!
-      let s = r.dividedStabilized(by: Tensor(shape: a.shape, data: zip(a.data, b.data).map(+)), epsilon: 1e-6)
+      let s = r.dividedStabilized(by: Tensor(shape: a.shape, data: zip(a.data, b.data).map(+)), epsilon: 1e-6, zeros: &zeros)
       return [(node.inputs[0], s.multiplied(byImage: a)), (node.inputs[1], s.multiplied(byImage: b))]
     case .linear(let linear):
-      return [(x, linear.relevance(r, activation: values[x]!, inputShape: inputShape))]
+      return [(x, linear.relevance(r, activation: values[x]!, inputShape: inputShape, zeros: &zeros))]
     }
   }
 }
 
 extension RelevancePlan.LinearStep {
   /// R_in for output relevance `r` ([K, M, ...]) and the layer's forward input `a` ([1, ...]).
-  func relevance(_ r: Tensor, activation a: Tensor, inputShape: [Int]) -> Tensor {
+  func relevance(_ r: Tensor, activation a: Tensor, inputShape: [Int], zeros: inout Int) -> Tensor {
     var result = [Float](repeating: 0, count: inputShape.elementCount)
     for d in lowering.denominators {
       let s: Tensor
@@ -137,7 +141,7 @@ extension RelevancePlan.LinearStep {
         }
         var zt = Tensor(shape: [1] + r.shape.dropFirst(), data: z!)
         if let variant = d.bias { zt = Kernels.channelAffine(zt, scale: [Float](repeating: 1, count: biases[variant]!.count), shift: biases[variant]!) }
-        s = r.dividedStabilized(by: zt, epsilon: lowering.epsilon)
+        s = r.dividedStabilized(by: zt, epsilon: lowering.epsilon, zeros: &zeros)
       } else {
         s = r
       }
@@ -166,7 +170,7 @@ extension RelevancePlan.LinearStep {
 
 extension Tensor {
   /// Sum over each of the `k` leading slices.
-  func signalSums(_ k: Int) -> [Float] {
+  public func signalSums(_ k: Int) -> [Float] {
     let per = count / k
     return (0..<k).map { s in
       var total: Double = 0
@@ -177,8 +181,13 @@ extension Tensor {
 
   /// self ([K, ...]) divided elementwise by stab(z) ([1, ...] broadcast over K):
   /// stab(z) = z + ε·sign(z), sign(0) = +1; a zero denominator with ε = 0 gives 0.
-  func dividedStabilized(by z: Tensor, epsilon: Float) -> Tensor {
+  /// `zeros` counts the denominators that are exactly 0 before stabilization while relevance
+  /// arrives there (that relevance is dropped).
+  func dividedStabilized(by z: Tensor, epsilon: Float, zeros: inout Int) -> Tensor {
     let per = z.count
+    for (i, v) in z.data.enumerated() where v == 0 {
+      if stride(from: i, to: count, by: per).contains(where: { data[$0] != 0 }) { zeros += 1 }
+    }
     let inverse = z.data.map { v -> Float in
       let stabilized = v >= 0 ? v + epsilon : v - epsilon
       return stabilized == 0 ? 0 : 1 / stabilized
