@@ -4,58 +4,87 @@ import Relevance
 
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Time the forward pass and compare it with onnxruntime in the same run.",
+    abstract: "Time the forward pass or an explanation and compare with onnxruntime / Zennit in the same run.",
     discussion: """
-      Runs the compiled forward plan on a seeded random input --runs times after one warm-up
-      run and reports the median, the minimum and the peak resident memory. With --forward
-      (the default) and python3 + onnxruntime installed, the same model, input shape and run
-      count are timed in onnxruntime (Graphs/bench_onnxruntime.py) and the ratio is printed.
-      Build in release mode for meaningful numbers: `swift build -c release`.
+      With --forward (the default), times the compiled forward plan; with --rules, times
+      explaining the top --signals classes of one image (forward pass included) with that
+      rule set. Each is run --runs times after one warm-up run on a seeded random input;
+      the median, the minimum, GFLOP/s of the conv and dense layers and the peak resident
+      memory are reported. Unless --no-reference is given, the same work is timed in
+      onnxruntime (Graphs/bench_onnxruntime.py) or Zennit (Graphs/bench_zennit.py, torchvision
+      architecture named by --zennit-arch or guessed from the file name) through python3, and
+      the ratio is printed. Build in release mode: `swift build -c release`.
 
-      Example:
+      Examples:
         .build/release/clrp bench Graphs/build/vgg16.onnx --forward --runs 10
+        .build/release/clrp bench Graphs/build/vgg16.onnx --rules paper --signals 2 --json
       """)
 
   @Argument(help: "The ONNX model.") var model: String
-  @Flag(help: "Benchmark the forward pass.") var forward = false
+  @Flag(help: "Benchmark the forward pass (default when --rules is not given).") var forward = false
+  @Option(help: "Benchmark explanations with this rule preset or YAML file.") var rules: String?
+  @Option(help: "Relevance signals explained at once (the top classes).") var signals = 1
+  @Option(help: "Preprocessing for zbox bounds: imagenet, unit or a YAML file.") var preprocess = "imagenet"
   @Option(help: "Timed runs (median reported).") var runs = 5
-  @Option(help: "Images per batch.") var batch = 1
-  @Flag(help: "Skip the onnxruntime comparison.") var noOnnxruntime = false
+  @Option(help: "Images per batch (forward only).") var batch = 1
+  @Option(help: "torchvision architecture for the Zennit comparison (vgg16, alexnet, googlenet).") var zennitArch: String?
+  @Flag(help: "Skip the onnxruntime / Zennit comparison.") var noReference = false
   @Flag(help: "Print JSON.") var json = false
 
   func run() throws {
     try reportingErrors {
-      guard runs > 0, batch > 0 else { throw ModelError("--runs and --batch must be positive") }
+      guard runs > 0, batch > 0, signals > 0 else { throw ModelError("--runs, --batch and --signals must be positive") }
       let model = try loadModel(model)
-      let shape = try model.inputShape(batch: model.fixedBatch ?? batch)
-      let plan = try model.forwardPlan(inputShape: shape)
-      var seed: UInt64 = 42
-      let input = Tensor(shape: shape, data: (0..<shape.elementCount).map { _ in
-        seed = seed &* 6364136223846793005 &+ 1442695040888963407
-        return Float(Int64(bitPattern: seed >> 11) % 2000) / 1000 - 1
-      })
-      _ = try plan.run(input)
+      let explaining = rules != nil && !forward
+      let shape = try model.inputShape(batch: explaining ? 1 : (model.fixedBatch ?? batch))
+      let input = randomImage(shape, try? Preprocessing.load(nameOrPath: preprocess))
+      let graph = try model.canonical(inputShape: shape)
+      let macs = graph.nodes.reduce(0) { $0 + graph.multiplyAccumulates($1) }
+      let work: () throws -> Void
+      var what = "forward"
+      if explaining, let rules {
+        let assignment = try RuleSet.load(nameOrPath: rules).assign(to: graph, preprocessing: try Preprocessing.load(nameOrPath: preprocess))
+        let plan = try RelevancePlan(graph: graph, rules: assignment.rules)
+        let logits = try plan.forward.run(input)[graph.outputs[0]]!
+        guard signals <= logits.count else { throw ModelError("--signals \(signals) exceeds the \(logits.count) classes") }
+        let top = Array(logits.data.indices.sorted { logits.data[$0] > logits.data[$1] }.prefix(signals))
+        work = { _ = try plan.explain(input, classes: top) }
+        what = "\(rules), \(signals) signal\(signals == 1 ? "" : "s")"
+      } else {
+        let plan = try ForwardPlan(graph: graph)
+        work = { _ = try plan.run(input) }
+      }
+      try work()
       var times: [Double] = []
       for i in 0..<runs {
         let start = DispatchTime.now().uptimeNanoseconds
-        _ = try plan.run(input)
+        try work()
         times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         if !json { FileHandle.standardError.write(Data("\rrun \(i + 1)/\(runs)".utf8)) }
       }
-      if !json { FileHandle.standardError.write(Data("\r".utf8)) }
+      if !json { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
       let median = Statistics.median(times)
-      let macs = plan.graph.nodes.reduce(0) { $0 + plan.graph.multiplyAccumulates($1) }
       var result: [String: Any] = [
-        "model": self.model, "input_shape": shape, "runs": runs,
+        "model": self.model, "input_shape": shape, "runs": runs, "work": what,
         "median_seconds": median, "min_seconds": times.min()!,
         "peak_rss_bytes": Statistics.peakResidentBytes(), "gflops": 2 * Double(macs) / median / 1e9,
       ]
-      var ortMedian: Double?
-      if !noOnnxruntime {
-        ortMedian = try? OnnxRuntimeBench.median(model: self.model, shape: shape, runs: runs)
-        if let ortMedian {
-          result["onnxruntime_median_seconds"] = ortMedian
-          result["ratio_vs_onnxruntime"] = median / ortMedian
+      var reference: (name: String, seconds: Double, rss: Int?)?
+      if !noReference {
+        if explaining {
+          let arch = zennitArch ?? ["vgg16", "alexnet", "googlenet"].first { self.model.lowercased().contains($0) }
+          if let arch, let r = try? PythonBench.run("bench_zennit.py", ["--arch", arch, "--rules", rules!, "--signals", String(signals),
+                                                                       "--runs", String(runs), "--size", String(shape.last!)]) {
+            reference = ("zennit", r.median, r.rss)
+          }
+        } else if let r = try? PythonBench.run("bench_onnxruntime.py", [self.model, "--shape", shape.map(String.init).joined(separator: ","),
+                                                                       "--runs", String(runs)]) {
+          reference = ("onnxruntime", r.median, r.rss)
+        }
+        if let reference {
+          result["\(reference.name)_median_seconds"] = reference.seconds
+          result["ratio_vs_\(reference.name)"] = median / reference.seconds
+          if let rss = reference.rss { result["\(reference.name)_peak_rss_bytes"] = rss }
         }
       }
       if json {
@@ -63,14 +92,15 @@ struct Bench: ParsableCommand {
         print(String(decoding: data, as: UTF8.self))
         return
       }
-      print("\(self.model)  input \(formatShape(shape)), \(runs) runs")
-      print(String(format: "clrp forward     median %.4f s   min %.4f s   %.1f GFLOP/s   peak RSS %.0f MB",
+      print("\(self.model)  input \(formatShape(shape)), \(what), \(runs) runs")
+      print(String(format: "clrp           median %.4f s   min %.4f s   %.1f GFLOP/s (conv+dense, forward only)   peak RSS %.0f MB",
                    median, times.min()!, 2 * Double(macs) / median / 1e9, Double(Statistics.peakResidentBytes()) / 1e6))
-      if let ortMedian {
-        print(String(format: "onnxruntime      median %.4f s", ortMedian))
-        print(String(format: "ratio clrp / onnxruntime: %.2f", median / ortMedian))
-      } else if !noOnnxruntime {
-        print("onnxruntime: not available (needs python3 with onnxruntime and Graphs/bench_onnxruntime.py)")
+      if let reference {
+        print(String(format: "%-14@ median %.4f s", reference.name as NSString, reference.seconds)
+              + (reference.rss.map { String(format: "   peak RSS %.0f MB", Double($0) / 1e6) } ?? ""))
+        print(String(format: "ratio clrp / %@: %.2f", reference.name as NSString, median / reference.seconds))
+      } else if !noReference {
+        print("reference: not available (needs python3 with \(explaining ? "torch, torchvision and zennit" : "onnxruntime"); see Graphs/)")
       }
     }
   }
@@ -91,17 +121,17 @@ enum Statistics {
   }
 }
 
-/// Times onnxruntime through `Graphs/bench_onnxruntime.py` (found next to the working
-/// directory or the executable's package) and returns its median seconds.
-enum OnnxRuntimeBench {
-  static func median(model: String, shape: [Int], runs: Int) throws -> Double {
-    let candidates = [FileManager.default.currentDirectoryPath + "/Graphs/bench_onnxruntime.py",
+/// Runs a timing script of `Graphs/` (found from the working directory or the source tree)
+/// and reads its JSON answer.
+enum PythonBench {
+  static func run(_ script: String, _ arguments: [String]) throws -> (median: Double, rss: Int?) {
+    let candidates = [FileManager.default.currentDirectoryPath + "/Graphs/" + script,
                       URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                        .deletingLastPathComponent().appendingPathComponent("Graphs/bench_onnxruntime.py").path]
-    guard let script = candidates.first(where: FileManager.default.fileExists) else { throw ModelError("bench script missing") }
+                        .deletingLastPathComponent().appendingPathComponent("Graphs/" + script).path]
+    guard let path = candidates.first(where: FileManager.default.fileExists) else { throw ModelError("\(script) missing") }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", script, model, "--shape", shape.map(String.init).joined(separator: ","), "--runs", String(runs)]
+    process.arguments = ["python3", path] + arguments
     let pipe = Pipe()
     process.standardOutput = pipe
     process.standardError = FileHandle.nullDevice
@@ -110,7 +140,7 @@ enum OnnxRuntimeBench {
     process.waitUntilExit()
     guard process.terminationStatus == 0,
           let object = try JSONSerialization.jsonObject(with: data) as? [String: Any],
-          let median = object["median_seconds"] as? Double else { throw ModelError("onnxruntime benchmark failed") }
-    return median
+          let median = object["median_seconds"] as? Double else { throw ModelError("\(script) failed") }
+    return (median, object["peak_rss_bytes"] as? Int)
   }
 }
