@@ -65,6 +65,24 @@ struct LinearRuleLowering: Sendable {
     }
   }
 
+  /// The same rule for an input known to be non-negative (a ReLU output, say): a⁻ = 0 drops
+  /// every term on the negative part and a⁺ = a needs no copy. z⁺ then costs one product.
+  func specialized(nonNegativeInput: Bool) -> LinearRuleLowering {
+    guard nonNegativeInput else { return self }
+    var copy = self
+    for d in copy.denominators.indices {
+      copy.denominators[d].terms = copy.denominators[d].terms.compactMap { term in
+        switch term.input {
+        case .negative: return nil
+        case .positive: return Term(input: .activation, weight: term.weight, coefficient: term.coefficient)
+        default: return term
+        }
+      }
+    }
+    copy.denominators.removeAll { $0.terms.isEmpty && $0.bias == nil }
+    return copy
+  }
+
   /// The weight variants the rule reads, to be built once per compiled plan.
   var weightVariants: Set<Weight> { Set(denominators.flatMap { $0.terms.map(\.weight) }) }
 
@@ -87,6 +105,9 @@ struct LinearRuleLowering: Sendable {
     case .gamma(let g): return b.map { $0 + g * max($0, 0) }
     }
   }
+
+  /// The modified inputs every term reads, each computed once.
+  var inputVariants: Set<Input> { Set(denominators.flatMap { $0.terms.map(\.input) }) }
 
   /// in_t(a) for an activation of shape [1, C, ...].
   func modify(input a: Tensor, _ variant: Input) -> Tensor {

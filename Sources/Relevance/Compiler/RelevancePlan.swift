@@ -45,8 +45,10 @@ public struct RelevancePlan: Sendable {
     self.rules = rules
     var steps: [Backward] = []
     var kept: Set<ValueName> = []
+    let nonNegative = graph.nonNegativeValues()
     for (index, node) in graph.nodes.enumerated() {
-      let step = try RelevancePlan.lower(node, rule: rules[index] ?? .pass, graph: graph)
+      let step = try RelevancePlan.lower(node, rule: rules[index] ?? .pass, graph: graph,
+                                         nonNegativeInput: nonNegative.contains(node.inputs[0]))
       switch step {
       case .pass, .reshape, .transpose, .concat, .crop, .uniform: break
       case .residualSplit: kept.formUnion(node.inputs)
@@ -58,17 +60,17 @@ public struct RelevancePlan: Sendable {
     self.kept = kept
   }
 
-  static func lower(_ node: Node, rule: Rule, graph: Graph) throws -> Backward {
+  static func lower(_ node: Node, rule: Rule, graph: Graph, nonNegativeInput: Bool = false) throws -> Backward {
     func unsupported() -> ModelError {
       graph.error(node, "rule '\(rule)' cannot serve a \(node.op.name) node")
     }
     switch node.op {
     case .conv(let conv):
       guard case .linear(let linear) = rule else { throw unsupported() }
-      return .linear(linearStep(node, linear, conv: conv, graph: graph))
+      return .linear(linearStep(node, linear, conv: conv, graph: graph, nonNegativeInput: nonNegativeInput))
     case .dense:
       guard case .linear(let linear) = rule else { throw unsupported() }
-      return .linear(linearStep(node, linear, conv: nil, graph: graph))
+      return .linear(linearStep(node, linear, conv: nil, graph: graph, nonNegativeInput: nonNegativeInput))
     case .maxPool(let pool), .avgPool(let pool):
       let isMax: Bool = { if case .maxPool = node.op { return true } else { return false } }()
       switch rule {
@@ -126,8 +128,8 @@ public struct RelevancePlan: Sendable {
     }
   }
 
-  static func linearStep(_ node: Node, _ rule: LinearRule, conv: Conv2D?, graph: Graph) -> LinearStep {
-    let lowering = LinearRuleLowering(rule)
+  static func linearStep(_ node: Node, _ rule: LinearRule, conv: Conv2D?, graph: Graph, nonNegativeInput: Bool) -> LinearStep {
+    let lowering = LinearRuleLowering(rule).specialized(nonNegativeInput: nonNegativeInput)
     let weight = graph.constant(node, 1)!
     let plain = weight.floats
     var weights: [LinearRuleLowering.Weight: Tensor] = [:]
@@ -138,5 +140,24 @@ public struct RelevancePlan: Sendable {
     let b = graph.constant(node, 2)?.floats ?? [Float](repeating: 0, count: weight.shape[0])
     for d in lowering.denominators { if let variant = d.bias { biases[variant] = LinearRuleLowering.modify(bias: b, variant) } }
     return LinearStep(lowering: lowering, conv: conv, weights: weights, biases: biases)
+  }
+}
+
+extension Graph {
+  /// Values that cannot be negative: ReLU outputs (and clips at >= 0), and what pooling,
+  /// concatenation, LRN, padding with >= 0 and reshapes make of them.
+  func nonNegativeValues() -> Set<ValueName> {
+    var result: Set<ValueName> = []
+    for node in nodes {
+      let inputsNonNegative = node.inputs.allSatisfy { result.contains($0) || (constants[$0].map { $0.floats.allSatisfy { $0 >= 0 } } ?? false) }
+      switch node.op {
+      case .relu: result.insert(node.output)
+      case .clip(let low, _) where low >= 0: result.insert(node.output)
+      case .maxPool, .avgPool, .globalAvgPool, .lrn, .concat, .transpose, .flatten, .reshape, .squeeze, .unsqueeze, .identity, .dropout, .pad:
+        if inputsNonNegative { result.insert(node.output) }
+      default: continue
+      }
+    }
+    return result
   }
 }

@@ -130,16 +130,20 @@ extension RelevancePlan {
 extension RelevancePlan.LinearStep {
   /// R_in for output relevance `r` ([K, M, ...]) and the layer's forward input `a` ([1, ...]).
   func relevance(_ r: Tensor, activation a: Tensor, inputShape: [Int], zeros: inout Int) -> Tensor {
+    var inputs: [LinearRuleLowering.Input: Tensor] = [:]
+    for variant in lowering.inputVariants { inputs[variant] = lowering.modify(input: a, variant) }
     var result = [Float](repeating: 0, count: inputShape.elementCount)
     for d in lowering.denominators {
       let s: Tensor
       if lowering.normalized {
-        var z: [Float]?
+        var z = [Float](repeating: 0, count: r.count / r.shape[0])
         for t in d.terms {
-          let part = forward(lowering.modify(input: a, t.input), weights[t.weight]!)
-          z = z.map { zip($0, part.data).map { $0 + t.coefficient * $1 } } ?? part.data.map { t.coefficient * $0 }
+          let part = forward(inputs[t.input]!, weights[t.weight]!)
+          z.withUnsafeMutableBufferPointer { zb in
+            part.data.withUnsafeBufferPointer { pb in for i in zb.indices { zb[i] += t.coefficient * pb[i] } }
+          }
         }
-        var zt = Tensor(shape: [1] + r.shape.dropFirst(), data: z!)
+        var zt = Tensor(shape: [1] + r.shape.dropFirst(), data: z)
         if let variant = d.bias { zt = Kernels.channelAffine(zt, scale: [Float](repeating: 1, count: biases[variant]!.count), shift: biases[variant]!) }
         s = r.dividedStabilized(by: zt, epsilon: lowering.epsilon, zeros: &zeros)
       } else {
@@ -147,10 +151,10 @@ extension RelevancePlan.LinearStep {
       }
       for t in d.terms {
         var c = transposed(s, weights[t.weight]!, inputShape: inputShape)
-        if lowering.normalized { c = c.multiplied(byImage: lowering.modify(input: a, t.input)) }
+        if lowering.normalized, t.input != .ones { c = c.multiplied(byImage: inputs[t.input]!) }
         let factor = d.weight * t.coefficient
-        c.data.withUnsafeBufferPointer { cb in
-          for i in result.indices { result[i] += factor * cb[i] }
+        result.withUnsafeMutableBufferPointer { rb in
+          c.data.withUnsafeBufferPointer { cb in for i in rb.indices { rb[i] += factor * cb[i] } }
         }
       }
     }
@@ -192,17 +196,23 @@ extension Tensor {
       let stabilized = v >= 0 ? v + epsilon : v - epsilon
       return stabilized == 0 ? 0 : 1 / stabilized
     }
-    var out = data
-    for i in out.indices { out[i] *= inverse[i % per] }
-    return Tensor(shape: shape, data: out)
+    return scaledPerImage(by: inverse)
   }
 
   /// self ([K, ...]) times m ([1, ...]) broadcast over K.
-  func multiplied(byImage m: Tensor) -> Tensor {
-    let per = m.count
+  func multiplied(byImage m: Tensor) -> Tensor { scaledPerImage(by: m.data) }
+
+  /// self ([K, ...]) times `factors` (one image's worth of values) in every signal slice.
+  private func scaledPerImage(by factors: [Float]) -> Tensor {
+    let per = factors.count
     var out = data
-    m.data.withUnsafeBufferPointer { mb in
-      for i in out.indices { out[i] *= mb[i % per] }
+    out.withUnsafeMutableBufferPointer { ob in
+      factors.withUnsafeBufferPointer { fb in
+        for k in 0..<(ob.count / per) {
+          let base = k * per
+          for i in 0..<per { ob[base + i] *= fb[i] }
+        }
+      }
     }
     return Tensor(shape: shape, data: out)
   }
