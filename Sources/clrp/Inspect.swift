@@ -11,15 +11,24 @@ struct Inspect: ParsableCommand {
       the ONNX op it came from, input and output shapes for one image, parameters and
       multiply-accumulates (conv and dense layers). Totals at the bottom.
 
+      With --rules, two more columns: the relevance rule of each node and the
+      entry of the rule set that chose it (a preset or a YAML file; see
+      Docs/RULES.md). The z^B bounds of the paper preset need --preprocess.
+
       Examples:
         clrp inspect Graphs/build/vgg16.onnx
         clrp inspect model.onnx --input-shape 1,3,299,299 --json
+        clrp inspect model.onnx --rules paper --preprocess imagenet
       """)
 
   @Argument(help: "The ONNX model.") var model: String
   @Option(help: "Input shape (comma separated) when the model's non-batch sizes are symbolic.")
   var inputShape: String?
   @Flag(help: "Print JSON instead of a table.") var json = false
+  @Option(help: "Show the rule of every node: a preset (\(RuleSet.presetNames.joined(separator: ", "))) or a rules YAML file.")
+  var rules: String?
+  @Option(help: "Input preprocessing for z^B bounds with --rules: imagenet, unit, or a YAML file.")
+  var preprocess: String?
 
   func run() throws {
     try reportingErrors {
@@ -36,42 +45,83 @@ struct Inspect: ParsableCommand {
         shape = try model.inputShape(batch: 1)
       }
       let graph = try model.canonical(inputShape: shape)
-      let rows = graph.nodes.map { node -> [String: Any] in
-        [
+      var ruleSet: RuleSet?
+      var preprocessing: Preprocessing?
+      var assignment: RuleAssignment?
+      if let rules {
+        ruleSet = try RuleSet.load(nameOrPath: rules)
+        preprocessing = try preprocess.map { try Preprocessing.load(nameOrPath: $0) }
+        let assigned = try ruleSet!.assign(to: graph, preprocessing: preprocessing)
+        for note in assigned.notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
+        assignment = assigned
+      } else if preprocess != nil {
+        throw ModelError("--preprocess only matters with --rules")
+      }
+      let rows = graph.nodes.enumerated().map { i, node -> [String: Any] in
+        var row: [String: Any] = [
           "name": node.name, "op": node.op.name, "source_op": node.sourceOpType,
           "inputs": node.inputs.filter { !graph.isConstant($0) }.map { graph.shape(of: $0) ?? [] },
           "output": graph.shapes[node.output] ?? [],
           "params": graph.parameterCount(node), "macs": graph.multiplyAccumulates(node),
         ]
+        if let assignment {
+          row["rule"] = assignment.rules[i]?.description ?? "-"
+          row["why"] = assignment.reasons[i]
+        }
+        return row
       }
       let totalParams = graph.nodes.reduce(0) { $0 + graph.parameterCount($1) }
       let totalMACs = graph.nodes.reduce(0) { $0 + graph.multiplyAccumulates($1) }
       if json {
-        let object: [String: Any] = [
+        var object: [String: Any] = [
           "model": self.model, "producer": graph.producer, "opset": graph.opsetVersion,
           "input": ["name": graph.input, "shape": shape], "outputs": graph.outputs.map { ["name": $0, "shape": graph.shape(of: $0) ?? []] },
           "nodes": rows, "total_params": totalParams, "total_macs": totalMACs, "notes": graph.notes,
         ]
+        if let ruleSet, let assignment {
+          object["rules"] = ["name": ruleSet.name ?? "", "source": ruleSet.source, "notes": assignment.notes]
+          object["preprocess"] = preprocessing?.name ?? NSNull()
+        }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
         print(String(decoding: data, as: UTF8.self))
         return
       }
       print("\(self.model)  (producer: \(graph.producer.isEmpty ? "unknown" : graph.producer), opset \(graph.opsetVersion))")
       print("input '\(graph.input)' \(shape)\n")
-      let table = TextTable(columns: ["#", "node", "op", "from", "input", "output", "params", "MACs"],
+      if let ruleSet {
+        let prep = preprocessing.map { ", preprocessing \($0.name)" } ?? ""
+        print("rules \(ruleSet.name ?? ruleSet.source) (\(ruleSet.source)\(prep))\n")
+      }
+      let ruleColumns = assignment == nil ? [] : ["rule", "why"]
+      let table = TextTable(columns: ["#", "node", "op", "from", "input", "output", "params", "MACs"] + ruleColumns,
                             rightAligned: [0, 6, 7])
       for (i, row) in rows.enumerated() {
         let op = row["op"] as! String, source = row["source_op"] as! String
         table.add([String(i), row["name"] as! String, op, source == op ? "" : source,
                    (row["inputs"] as! [[Int]]).map(formatShape).joined(separator: " "),
-                   formatShape(row["output"] as! [Int]), formatCount(row["params"] as! Int), formatCount(row["macs"] as! Int)])
+                   formatShape(row["output"] as! [Int]), formatCount(row["params"] as! Int), formatCount(row["macs"] as! Int)]
+                  + (assignment == nil ? [] : [ruleCell(assignment!.rules[i]), row["why"] as! String]))
       }
       table.add(["", "total", "", "", "", graph.outputs.map { formatShape(graph.shape(of: $0) ?? []) }.joined(separator: " "),
-                 formatCount(totalParams), formatCount(totalMACs)])
+                 formatCount(totalParams), formatCount(totalMACs)] + ruleColumns.map { _ in "" })
       print(table.render(separatorBeforeLast: true))
       print("\n\(graph.nodes.count) nodes, \(formatCount(totalParams)) parameters (\(totalParams)), \(formatCount(totalMACs)) MACs (\(totalMACs)) per image")
     }
   }
+}
+
+/// A rule for the table: z^B bounds to 3 decimals (JSON keeps the full `Rule.description`).
+func ruleCell(_ rule: Rule?) -> String {
+  guard let rule else { return "-" }
+  if case .linear(let linear) = rule, case .zBox(let low, let high) = linear.kind {
+    func list(_ v: [Float]) -> String {
+      let items = v.map { String(format: "%.3f", $0) }
+      return items.count == 1 ? items[0] : "[" + items.joined(separator: ",") + "]"
+    }
+    let bias = linear.bias == LinearRule.defaultBias(linear.kind) ? "" : (linear.bias ? " +bias" : " -bias")
+    return "zbox(\(list(low)), \(list(high)))" + bias
+  }
+  return rule.description
 }
 
 func formatShape(_ shape: [Int]) -> String { "[" + shape.map(String.init).joined(separator: ",") + "]" }
