@@ -14,8 +14,13 @@ public struct RelevancePlan: Sendable {
     case winnerTakeAll(Window2D)
     case proportional(Window2D)
     case uniform(Window2D)
-    /// Relevance masked by the sign of the ReLU input (the gradient of ReLU).
-    case reluGradient
+    /// Relevance times the activation's derivative at its input (ReLU, LeakyReLU, Clip).
+    case activationGradient(Op)
+    /// The gradient of an elementwise product with constant factors (affine scale, Mul, Div):
+    /// relevance times the factor, broadcast to one image.
+    case scale([Float])
+    /// The gradient of LRN (see `lrnGradient`).
+    case lrnGradient(LRNParameters)
     /// Two activations added: R_a = a / stab(a + b) · R and likewise for b.
     case residualSplit
   }
@@ -87,21 +92,47 @@ public struct RelevancePlan: Sendable {
       case .uniform, .gradient: return .uniform(window)
       default: throw unsupported()
       }
-    case .relu:
+    case .relu, .leakyRelu, .clip:
       switch rule {
       case .pass: return .pass
-      case .gradient: return .reluGradient
+      case .gradient: return .activationGradient(node.op)
       default: throw unsupported()
       }
-    case .leakyRelu, .clip, .lrn, .affine:
-      guard rule == .pass || rule == .gradient else { throw unsupported() }
-      if rule == .gradient, node.op != .affine {
-        throw graph.error(node, "the gradient rule is implemented for ReLU only; use 'pass' for \(node.op.name)")
+    case .lrn(let p):
+      switch rule {
+      case .pass: return .pass
+      case .gradient: return .lrnGradient(p)
+      default: throw unsupported()
       }
-      return .pass
+    case .affine:
+      switch rule {
+      case .pass: return .pass
+      case .gradient:
+        let shape = graph.shapes[node.inputs[0]]!
+        let scale = graph.constant(node, 1)!.floats
+        let spatial = shape.elementCount / max(shape[1], 1)
+        return .scale(scale.flatMap { [Float](repeating: $0, count: spatial) })
+      default: throw unsupported()
+      }
     case .elementwise(let op):
       let live = node.inputs.filter { !graph.isConstant($0) }
-      if live.count == 1 { return .pass }
+      if live.count == 1 {
+        guard rule == .gradient else {
+          guard rule == .pass else { throw unsupported() }
+          return .pass
+        }
+        let liveIndex = graph.isConstant(node.inputs[0]) ? 1 : 0
+        let c = graph.constant(node, 1 - liveIndex)!
+        let shape = graph.shapes[node.output]!
+        let factors = broadcastIndices(from: c.shape, to: shape).map { c.floats[$0] }
+        switch (op, liveIndex) {
+        case (.add, _), (.sub, 0): return .pass
+        case (.sub, _): return .scale([Float](repeating: -1, count: shape.elementCount))
+        case (.mul, _): return .scale(factors)
+        case (.div, 0): return .scale(factors.map { 1 / $0 })
+        case (.div, _): throw graph.error(node, "the gradient of c / x is not supported")
+        }
+      }
       guard op == .add, graph.shapes[node.inputs[0]] == graph.shapes[node.inputs[1]] else {
         throw graph.error(node, "relevance through \(op.onnxName) of two activations is not supported (only residual Add of equal shapes)")
       }

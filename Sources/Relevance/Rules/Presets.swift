@@ -61,15 +61,16 @@ rules:
 # classification models and saliency maps" (the sensitivity baseline of Bach et al. 2015 and
 # Gu et al. 2018): R_i = sum_j w_ij R_j on conv and dense layers (no input factor, no
 # normalization), the max-pool switch (winner-take-all), the average-pool gradient (uniform),
-# and the ReLU mask (gradient on the activations). Other nodes pass relevance unchanged,
-# which is their gradient only when it is the identity (reshapes; not standalone Affine or LRN).
+# the ReLU mask (gradient on the activations), and the gradients of LRN, standalone affine
+# maps and constant Mul/Div (input normalization). Reshapes, concatenation and constant
+# Add/Sub pass relevance unchanged, which is their gradient.
 name: gradient
 description: plain gradient (linear layers, ReLU mask, max-pool switch, average-pool spread)
 rules:
   - {op: linear, rule: gradient}
   - {op: MaxPool, rule: winner-take-all}
   - {op: [AveragePool, GlobalAveragePool], rule: uniform}
-  - {op: [Relu, LeakyRelu, Clip], rule: gradient}
+  - {op: [Relu, LeakyRelu, Clip, LRN, Affine, Add, Sub, Mul, Div], rule: gradient}
 
 """#,
     "paper": #"""

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The result of propagating K relevance signals back to the input of one image.
 public struct RelevanceResult: Sendable {
   /// Relevance at the graph input, shape [K] + the input's per-image shape.
@@ -114,9 +116,20 @@ extension RelevancePlan {
       let counts = WindowSums.sum(Tensor(shape: imageShape, data: [Float](repeating: 1, count: imageShape.elementCount)), window)
       let s = r.dividedStabilized(by: counts, epsilon: 0, zeros: &zeros)
       return [(x, WindowSums.scatter(s, window, inputShape: inputShape))]
-    case .reluGradient:
+    case .activationGradient(let op):
       let a = values[x]!
-      return [(x, r.multiplied(byImage: Tensor(shape: a.shape, data: a.data.map { $0 > 0 ? 1 : 0 })))]
+      let derivative: (Float) -> Float
+      switch op {
+      case .leakyRelu(let alpha): derivative = { $0 > 0 ? 1 : alpha }
+      case .clip(let low, let high): derivative = { $0 > low && $0 < high ? 1 : 0 }
+      default: derivative = { $0 > 0 ? 1 : 0 }
+      }
+      return [(x, r.multiplied(byImage: Tensor(shape: a.shape, data: a.data.map(derivative))))]
+    case .scale(let factors):
+      let live = node.inputs.first { !graph.isConstant($0) }!
+      return [(live, r.multiplied(byImage: Tensor(shape: [factors.count], data: factors)))]
+    case .lrnGradient(let p):
+      return [(x, lrnGradient(r, input: values[x]!, p))]
     case .residualSplit:
       let a = values[node.inputs[0]]!, b = values[node.inputs[1]]!
       let s = r.dividedStabilized(by: Tensor(shape: a.shape, data: zip(a.data, b.data).map(+)), epsilon: 1e-6, zeros: &zeros)
@@ -125,6 +138,38 @@ extension RelevancePlan {
       return [(x, linear.relevance(r, activation: values[x]!, inputShape: inputShape, zeros: &zeros))]
     }
   }
+}
+
+/// The input-gradient of ONNX LRN for output gradients g ([K, C, ...]) at input x ([1, C, ...]):
+/// with d_c = bias + α/n Σ_{c' ∈ N(c)} x_c'², y_c = x_c d_c^-β,
+///   ∂L/∂x_k = g_k d_k^-β − (2αβ/n) x_k Σ_{c : k ∈ N(c)} g_c x_c d_c^(-β-1),
+/// N(c) = [c − ⌊(n−1)/2⌋, c + ⌈(n−1)/2⌉].
+func lrnGradient(_ g: Tensor, input x: Tensor, _ p: LRNParameters) -> Tensor {
+  let channels = x.shape[1], spatial = x.count / channels
+  let before = (p.size - 1) / 2, after = p.size - 1 - before
+  var d = [Float](repeating: p.bias, count: x.count)
+  for c in 0..<channels {
+    for c2 in max(0, c - before)...min(channels - 1, c + after) {
+      for i in 0..<spatial { d[c * spatial + i] += p.alpha / Float(p.size) * x.data[c2 * spatial + i] * x.data[c2 * spatial + i] }
+    }
+  }
+  var out = [Float](repeating: 0, count: g.count)
+  let per = x.count
+  for k in 0..<(g.count / per) {
+    let base = k * per
+    var t = [Float](repeating: 0, count: per)
+    for i in 0..<per { t[i] = g.data[base + i] * x.data[i] * powf(d[i], -p.beta - 1) }
+    for c in 0..<channels {
+      for i in 0..<spatial {
+        let idx = c * spatial + i
+        var sum: Float = 0
+        // c' with c ∈ N(c'): c' − before ≤ c ≤ c' + after.
+        for c2 in max(0, c - after)...min(channels - 1, c + before) { sum += t[c2 * spatial + i] }
+        out[base + idx] = g.data[base + idx] * powf(d[idx], -p.beta) - 2 * p.alpha * p.beta / Float(p.size) * x.data[idx] * sum
+      }
+    }
+  }
+  return Tensor(shape: g.shape, data: out)
 }
 
 extension RelevancePlan.LinearStep {
