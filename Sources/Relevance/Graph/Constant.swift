@@ -40,7 +40,7 @@ public struct Constant: Equatable, Sendable {
   public var ints: [Int] {
     switch values {
     case .int(let i): return i
-    case .float(let f): return f.map { $0.isFinite ? Int($0) : ($0 > 0 ? Int.max : Int.min) }
+    case .float(let f): return f.map { Int(exactly: $0.rounded(.towardZero)) ?? ($0 > 0 ? Int.max : Int.min) }
     }
   }
 

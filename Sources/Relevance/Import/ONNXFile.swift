@@ -219,7 +219,12 @@ private func decodeTensor(_ pointer: UnsafeMutablePointer<Onnx__TensorProto>,
   let t = pointer.pointee
   let dims = (0..<t.n_dims).map { Int(t.dims[$0]) }
   guard dims.allSatisfy({ $0 >= 0 }) else { throw ModelError("negative dimension in shape \(dims)") }
-  guard dims.allSatisfy({ $0 < 1 << 32 }), dims.reduce(1, { $0.multipliedReportingOverflow(by: $1).partialValue }) < 1 << 34
+  // (The product is checked for overflow: a wrapped product could pass a bound and then trap.)
+  let product = dims.reduce((1, false)) { acc, d in
+    let (p, overflow) = acc.0.multipliedReportingOverflow(by: d)
+    return (p, acc.1 || overflow)
+  }
+  guard dims.allSatisfy({ $0 < 1 << 32 }), !product.1, product.0 < 1 << 34
   else { throw ModelError("implausible shape \(dims)") }
   let count = dims.elementCount
   let type = t.has_data_type != 0 ? Int(t.data_type) : 0
@@ -328,7 +333,7 @@ struct ExternalDataFiles {
     let data = mapped[location]!
     let offset = Int(entries["offset"] ?? "0") ?? -1
     let length = entries["length"].map { Int($0) ?? -1 } ?? (data.count - max(offset, 0))
-    guard offset >= 0, length >= 0, offset + length <= data.count else {
+    guard offset >= 0, length >= 0, offset <= data.count, length <= data.count - offset else {
       throw ModelError("external data range offset \(offset), length \(length) is outside '\(location)' (\(data.count) bytes)")
     }
     return data.subdata(in: offset..<(offset + length))

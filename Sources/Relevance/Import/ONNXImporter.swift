@@ -37,6 +37,10 @@ public enum ONNXImporter {
     guard let dims = input.dims else {
       throw ModelError(file: path, "input '\(input.name)' declares no shape; clrp needs its rank and non-batch sizes")
     }
+    let fixedSizes = dims.compactMap { if case .fixed(let n) = $0 { return n } else { return nil } }
+    guard fixedSizes.allSatisfy({ $0 > 0 }), plausibleElementCount(fixedSizes) != nil else {
+      throw ModelError(file: path, "input '\(input.name)' declares the invalid shape \(dims); sizes must be positive")
+    }
 
     var nodes: [Node] = []
     for record in file.nodes {
@@ -87,7 +91,7 @@ public enum ONNXImporter {
       case "GlobalAveragePool": op = .globalAvgPool
       case "LRN":
         let size = try attributes.int("size", 0)
-        guard size > 0 else { throw fail("attribute 'size' must be a positive integer") }
+        guard size > 0, size <= 1 << 20 else { throw fail("attribute 'size' must be a positive integer (below 2^20), it is \(size)") }
         op = .lrn(LRNParameters(size: size, alpha: try attributes.float("alpha", 1e-4),
                                 beta: try attributes.float("beta", 0.75), bias: try attributes.float("bias", 1)))
       case "BatchNormalization":
@@ -203,8 +207,8 @@ public enum ONNXImporter {
       throw fail("strides, dilations and pads must have 2, 2 and 4 entries for a 2-D window")
     }
     guard kernel.allSatisfy({ $0 > 0 }), strides.allSatisfy({ $0 > 0 }), dilations.allSatisfy({ $0 > 0 }),
-          pads.allSatisfy({ $0 >= 0 }) else {
-      throw fail("kernel \(kernel), strides \(strides), dilations \(dilations) must be positive and pads \(pads) non-negative")
+          pads.allSatisfy({ $0 >= 0 }), (kernel + strides + dilations + pads).allSatisfy({ $0 <= 1 << 20 }) else {
+      throw fail("kernel \(kernel), strides \(strides), dilations \(dilations) must be positive and pads \(pads) non-negative (and all below 2^20)")
     }
     let autoPadName = try a.string("auto_pad", "NOTSET")
     guard let autoPad = AutoPad(rawValue: autoPadName) else { throw fail("unknown auto_pad '\(autoPadName)'") }

@@ -55,3 +55,21 @@ func normalizedAxis(_ axis: Int, rank: Int) -> Int? {
   let a = axis < 0 ? axis + rank : axis
   return (0..<max(rank, 1)).contains(a) || (rank == 0 && a == 0) ? a : nil
 }
+
+/// Largest number of elements clrp accepts in one tensor (2^31, 8 GiB of float32); larger
+/// shapes come from corrupted files and would only exhaust memory.
+let maxTensorElements = 1 << 31
+
+/// The number of elements of `shape`; nil when a dimension is negative or the count exceeds
+/// `maxTensorElements` (computed without overflow).
+func plausibleElementCount(_ shape: [Int]) -> Int? {
+  guard shape.allSatisfy({ $0 >= 0 }) else { return nil }
+  if shape.contains(0) { return 0 }
+  var total = 1
+  for d in shape {
+    let (product, overflow) = total.multipliedReportingOverflow(by: d)
+    guard !overflow, product <= maxTensorElements else { return nil }
+    total = product
+  }
+  return total
+}

@@ -74,6 +74,8 @@ public enum Canonicalizer {
       switch node.op {
       case .batchNorm:
         throw graph.error(node, "BatchNormalization parameters must be constants")
+      case .conv where node.inputs.dropFirst().contains { !$0.isEmpty && !graph.isConstant($0) }:
+        throw graph.error(node, "the weight and bias must be constants")
       case .gemm, .matMul:
         throw graph.error(node, "a dense layer needs a constant weight operand (and for Gemm transA=0)")
       case .shape, .gather, .slice, .cast, .constantOfShape:

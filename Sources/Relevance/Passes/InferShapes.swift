@@ -23,8 +23,8 @@ public struct InferShapes: GraphPass {
       }
       let shape = try inference.outputShape()
       if inference.op != node.op { node.op = inference.op; changed = true }
-      guard shape.allSatisfy({ $0 >= 0 }) else {
-        throw graph.error(node, "computed an invalid output shape \(shape)")
+      guard plausibleElementCount(shape) != nil else {
+        throw graph.error(node, "computed an invalid or implausibly large output shape \(shape)")
       }
       for output in node.outputs { graph.shapes[output] = shape }
       kept.append(node)
@@ -81,16 +81,14 @@ struct NodeShapes {
       let dims = lo < hi ? Array(s[lo..<hi]) : []
       return Constant(shape: [dims.count], ints: dims)
     }
-    let present = node.inputs.filter { !$0.isEmpty }
-    guard !present.isEmpty, present.allSatisfy(graph.isConstant) else {
-      if case .constantOfShape(let value) = op, let dims = constant(0) {
-        let outShape = dims.ints
-        let fill = value.count > 0 ? value.values.picking([Int](repeating: 0, count: outShape.elementCount)) : .float([])
-        return Constant(shape: outShape, values: fill)
-      }
-      return nil
+    if case .constantOfShape(let value) = op, let dims = constant(0) {
+      let outShape = dims.ints
+      guard let count = plausibleElementCount(outShape) else { throw fail("invalid shape \(outShape)") }
+      guard value.count == 1 else { throw fail("'value' must hold one element, it has \(value.count)") }
+      return Constant(shape: outShape, values: value.values.picking([Int](repeating: 0, count: count)))
     }
-    let x = constant(0)!
+    let present = node.inputs.filter { !$0.isEmpty }
+    guard !present.isEmpty, present.allSatisfy(graph.isConstant), let x = constant(0) else { return nil }
     switch op {
     case .identity, .dropout, .flatten, .reshape, .squeeze, .unsqueeze:
       return x.reshaped(try outputShape())
@@ -164,7 +162,7 @@ struct NodeShapes {
         case .mul: return u[i] &* v[j]
         case .div:
           guard v[j] != 0 else { throw fail("integer division by zero in constant folding") }
-          return u[i] / v[j]
+          return u[i].dividedReportingOverflow(by: v[j]).partialValue
         }
       })
     default:
@@ -180,7 +178,7 @@ struct NodeShapes {
       let x = try shape(0), w = try shape(1)
       guard x.count == 4 else { throw fail("expects a 4-D input [N, C, H, W], got \(x)") }
       guard w.count == 4 else { throw fail("expects a 4-D weight, got \(w)") }
-      guard conv.group > 0, x[1] % conv.group == 0, w[0] % conv.group == 0, w[1] * conv.group == x[1] else {
+      guard conv.group > 0, x[1] % conv.group == 0, w[0] % conv.group == 0, w[1] == x[1] / conv.group else {
         throw fail("weight \(w) with group \(conv.group) does not match input channels \(x[1])")
       }
       guard w[2] == conv.window.kernelH, w[3] == conv.window.kernelW else {
@@ -234,7 +232,7 @@ struct NodeShapes {
       return x
     case .concat(let axisValue):
       let shapes = try node.inputs.indices.map { try shape($0) }
-      let rank = shapes[0].count
+      guard let rank = shapes.first?.count else { throw fail("has no inputs") }
       let a = try axis(axisValue, rank: rank)
       var out = shapes[0]
       for s in shapes.dropFirst() {
@@ -252,6 +250,7 @@ struct NodeShapes {
       let x = try shape(0)
       let pads = try requireConstant(1, "pads").ints
       guard pads.count == 2 * x.count else { throw fail("pads \(pads) do not match rank \(x.count)") }
+      guard pads.allSatisfy({ $0.magnitude <= UInt(maxTensorElements) }) else { throw fail("implausible pads \(pads)") }
       if node.inputs.count > 2, !node.inputs[2].isEmpty { _ = try requireConstant(2, "constant_value") }
       let out = x.indices.map { x[$0] + pads[$0] + pads[$0 + x.count] }
       guard out.allSatisfy({ $0 >= 0 }) else { throw fail("pads \(pads) crop more than the input \(x)") }
@@ -273,11 +272,11 @@ struct NodeShapes {
       let unknown = out.indices.filter { out[$0] == -1 }
       guard unknown.count <= 1, out.allSatisfy({ $0 >= -1 }) else { throw fail("invalid reshape target \(target)") }
       if let u = unknown.first {
-        let known = out.enumerated().filter { $0.offset != u }.reduce(1) { $0 * $1.element }
-        guard known > 0, x.elementCount % known == 0 else { throw fail("cannot reshape \(x) into \(target)") }
+        let known = plausibleElementCount(out.enumerated().filter { $0.offset != u }.map(\.element))
+        guard let known, known > 0, x.elementCount % known == 0 else { throw fail("cannot reshape \(x) into \(target)") }
         out[u] = x.elementCount / known
       }
-      guard out.elementCount == x.elementCount else { throw fail("cannot reshape \(x) into \(target)") }
+      guard plausibleElementCount(out) == x.elementCount else { throw fail("cannot reshape \(x) into \(target)") }
       return out
     case .squeeze(let attributeAxes):
       let x = try shape(0)
@@ -355,7 +354,9 @@ struct NodeShapes {
       var end = ends[i] < 0 ? ends[i] &+ dim : ends[i]
       if step > 0 { start = clamp(start, 0, dim); end = clamp(end, 0, dim) }
       else { start = clamp(start, 0, dim - 1); end = clamp(end, -1, dim - 1) }
-      let length = step > 0 ? max(0, (end - start + step - 1) / step) : max(0, (start - end + (-step) - 1) / (-step))
+      // (Written so that steps up to ±INT64_MAX cannot overflow.)
+      let distance = step > 0 ? end - start : start - end
+      let length = distance > 0 ? (distance - 1) / Int(clamping: step.magnitude) + 1 : 0
       outShape[a] = length
       outStarts[a] = start
       outSteps[a] = step
