@@ -56,16 +56,20 @@ struct ONNXFile {
       throw ModelError(file: path, "no such file")
     }
     guard !isDirectory.boolValue else { throw ModelError(file: path, "is a directory, not an ONNX file") }
-    let bytes: Data
-    do {
-      bytes = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
-    } catch {
-      throw ModelError(file: path, "cannot be read: \(error.localizedDescription)")
-    }
-    guard !bytes.isEmpty else { throw ModelError(file: path, "is empty") }
-    let message = bytes.withUnsafeBytes { raw -> UnsafeMutablePointer<Onnx__ModelProto>? in
-      onnx__model_proto__unpack(nil, raw.count, raw.baseAddress!.assumingMemoryBound(to: UInt8.self))
-    }
+    // The file mapping is released as soon as protobuf-c has copied what it holds, so that a
+    // large model is never resident three times (mapping, message, decoded tensors).
+    let message: UnsafeMutablePointer<Onnx__ModelProto>? = try {
+      let bytes: Data
+      do {
+        bytes = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
+      } catch {
+        throw ModelError(file: path, "cannot be read: \(error.localizedDescription)")
+      }
+      guard !bytes.isEmpty else { throw ModelError(file: path, "is empty") }
+      return bytes.withUnsafeBytes { raw in
+        onnx__model_proto__unpack(nil, raw.count, raw.baseAddress!.assumingMemoryBound(to: UInt8.self))
+      }
+    }()
     guard let message else {
       throw ModelError(file: path, "is not a valid ONNX model: the protobuf does not decode (truncated or corrupted file?)")
     }
@@ -96,6 +100,12 @@ struct ONNXFile {
       let name = string(proto.pointee.name)
       do {
         initializers[name] = try decodeTensor(proto, external: &externalFiles)
+        // The decoded copy is all that is needed: free the message's bytes now, not at the end.
+        if proto.pointee.raw_data.data != nil {
+          free(proto.pointee.raw_data.data)
+          proto.pointee.raw_data.data = nil
+          proto.pointee.raw_data.len = 0
+        }
       } catch let error as ModelError {
         throw ModelError(file: path, "initializer '\(name)': \(error.message)")
       }
@@ -226,29 +236,33 @@ private func decodeTensor(_ pointer: UnsafeMutablePointer<Onnx__TensorProto>,
   }
   guard dims.allSatisfy({ $0 < 1 << 32 }), !product.1, product.0 < 1 << 34
   else { throw ModelError("implausible shape \(dims)") }
-  let count = dims.elementCount
   let type = t.has_data_type != 0 ? Int(t.data_type) : 0
   let isExternal = t.has_data_location != 0 && t.data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL
 
-  var raw: Data?
   if isExternal {
     var entries: [String: String] = [:]
     for i in 0..<t.n_external_data {
       let e = t.external_data[i]!.pointee
       entries[string(e.key)] = string(e.value)
     }
-    raw = try external.read(entries)
-  } else if t.has_raw_data != 0 {
-    raw = t.raw_data.len > 0 ? Data(bytes: t.raw_data.data, count: t.raw_data.len) : Data()
+    return try external.withBytes(entries) { try decodeTensor(t, dims: dims, type: type, raw: $0) }
   }
+  let raw = t.has_raw_data != 0 ? UnsafeRawBufferPointer(start: t.raw_data.data, count: t.raw_data.len) : nil
+  return try decodeTensor(t, dims: dims, type: type, raw: raw)
+}
 
+/// Decodes the values of `t` from `raw` (raw_data or external bytes) or its typed fields.
+private func decodeTensor(_ t: Onnx__TensorProto, dims: [Int], type: Int, raw: UnsafeRawBufferPointer?) throws -> Constant {
+  let count = dims.elementCount
   func fromRaw<T>(_: T.Type) throws -> [T]? {
     guard let raw else { return nil }
     guard raw.count == count * MemoryLayout<T>.size else {
       throw ModelError("\(ONNXDataType.name(type)) tensor of shape \(dims) needs \(count * MemoryLayout<T>.size) bytes, raw data has \(raw.count)")
     }
-    return raw.withUnsafeBytes { bytes in
-      (0..<count).map { bytes.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self) }
+    guard count > 0, let base = raw.baseAddress else { return [] }
+    return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+      memcpy(buffer.baseAddress!, base, count * MemoryLayout<T>.size)
+      initialized = count
     }
   }
   func checked<T>(_ values: [T], field: String) throws -> [T] {
@@ -314,8 +328,9 @@ struct ExternalDataFiles {
   var modelPath: String
   var mapped: [String: Data] = [:]
 
-  /// Reads the bytes named by a tensor's `external_data` entries (location, offset, length).
-  mutating func read(_ entries: [String: String]) throws -> Data {
+  /// Calls `body` with the bytes named by a tensor's `external_data` entries (location,
+  /// offset, length), read in place from the mapped file.
+  mutating func withBytes<R>(_ entries: [String: String], _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
     guard let location = entries["location"], !location.isEmpty else {
       throw ModelError("external data without a location")
     }
@@ -336,6 +351,6 @@ struct ExternalDataFiles {
     guard offset >= 0, length >= 0, offset <= data.count, length <= data.count - offset else {
       throw ModelError("external data range offset \(offset), length \(length) is outside '\(location)' (\(data.count) bytes)")
     }
-    return data.subdata(in: offset..<(offset + length))
+    return try data.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + length)])) }
   }
 }

@@ -21,11 +21,16 @@ public struct LowerDense: GraphPass {
       let (rows, cols) = (b.shape[0], b.shape[1])
       let values = b.floats
       let (out, inp) = transB ? (rows, cols) : (cols, rows)
-      var weight = [Float](repeating: 0, count: out * inp)
-      for o in 0..<out {
-        for k in 0..<inp { weight[o * inp + k] = alpha * (transB ? values[o * cols + k] : values[k * cols + o]) }
+      var inputs = [node.inputs[0]]
+      if transB && alpha == 1 && b.isFloat {
+        inputs.append(node.inputs[1])  // already [out, in]: no copy of what may be the largest weight
+      } else {
+        var weight = [Float](repeating: 0, count: out * inp)
+        for o in 0..<out {
+          for k in 0..<inp { weight[o * inp + k] = alpha * (transB ? values[o * cols + k] : values[k * cols + o]) }
+        }
+        inputs.append(graph.addConstant("\(node.name).weight", Constant(shape: [out, inp], floats: weight)))
       }
-      var inputs = [node.inputs[0], graph.addConstant("\(node.name).weight", Constant(shape: [out, inp], floats: weight))]
       if node.inputs.count > 2, !node.inputs[2].isEmpty, beta != 0 {
         guard let c = graph.constant(node, 2) else { throw graph.error(node, "the bias C must be a constant") }
         let padded = [Int](repeating: 1, count: max(0, 2 - c.shape.count)) + c.shape
