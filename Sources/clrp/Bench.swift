@@ -68,6 +68,7 @@ struct Bench: ParsableCommand {
         "model": self.model, "input_shape": shape, "runs": runs, "work": what,
         "median_seconds": median, "min_seconds": times.min()!,
         "peak_rss_bytes": Statistics.peakResidentBytes(), "gflops": 2 * Double(macs) / median / 1e9,
+        "blas_kernels": BLASCore.current,
       ]
       var reference: (name: String, seconds: Double, rss: Int?)?
       if !noReference {
@@ -92,7 +93,7 @@ struct Bench: ParsableCommand {
         print(String(decoding: data, as: UTF8.self))
         return
       }
-      print("\(self.model)  input \(formatShape(shape)), \(what), \(runs) runs")
+      print("\(self.model)  input \(formatShape(shape)), \(what), \(runs) runs, OpenBLAS kernels \(BLASCore.current)")
       print(String(format: "clrp           median %.4f s   min %.4f s   %.1f GFLOP/s (conv+dense, forward only)   peak RSS %.0f MB",
                    median, times.min()!, 2 * Double(macs) / median / 1e9, Double(Statistics.peakResidentBytes()) / 1e6))
       if let reference {

@@ -12,6 +12,21 @@ struct CLRP: ParsableCommand {
       `clrp classify MODEL.onnx INPUT.npy` to run it.
       """,
     subcommands: [Classify.self, Inspect.self, Verify.self, Bench.self])
+
+  static func main() {
+    useFastBLASKernels()
+    main(nil)
+  }
+}
+
+/// Restarts the process with `OPENBLAS_CORETYPE` set when OpenBLAS fell back to generic
+/// kernels on a CPU with AVX2 or AVX-512 (see `BLASCore`); `CLRP_KEEP_BLAS_CORE=1` opts out.
+func useFastBLASKernels() {
+  let environment = ProcessInfo.processInfo.environment
+  guard environment["CLRP_KEEP_BLAS_CORE"] == nil, let core = BLASCore.recommended(environment: environment) else { return }
+  setenv("OPENBLAS_CORETYPE", core, 1)
+  execv("/proc/self/exe", CommandLine.unsafeArgv)
+  // execv returns only on failure: carry on with the kernels already loaded.
 }
 
 /// Runs a command body and turns clrp's own errors into one clear line on stderr and exit 1.
