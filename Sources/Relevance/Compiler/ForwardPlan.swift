@@ -24,21 +24,44 @@ public struct ForwardPlan: Sendable {
   let lastRead: [Int]
 
   /// Compiles a canonical graph (see `Canonicalizer`); ops left uncanonical are errors.
-  public init(graph: Graph) throws {
+  /// A ReLU, LeakyReLU or Clip whose input comes from a conv or dense layer that nothing else
+  /// reads runs in place on that layer's output, unless the layer's output is in `keep`.
+  public init(graph: Graph, keep: Set<ValueName> = []) throws {
     self.graph = graph
     var slots: [ValueName: Int] = [graph.input: 0]
     for node in graph.nodes { for output in node.outputs where slots[output] == nil { slots[output] = slots.count } }
+    let consumers = graph.consumers(), producers = graph.producers()
+    var fused: [Int: Node] = [:]  // producer index → activation node applied to its output
+    for node in graph.nodes {
+      switch node.op {
+      case .relu, .leakyRelu, .clip:
+        let x = node.inputs[0]
+        guard let p = producers[x], consumers[x]?.count == 1, !keep.contains(x), !graph.outputs.contains(x) else { continue }
+        switch graph.nodes[p].op {
+        case .conv, .dense: fused[p] = node
+        default: continue
+        }
+      default: continue
+      }
+    }
+    let fusedActivations = Set(fused.values.map(\.name))
     var steps: [Step] = []
     var lastRead = [Int](repeating: -1, count: slots.count)
-    for (index, node) in graph.nodes.enumerated() {
+    for (index, node) in graph.nodes.enumerated() where !fusedActivations.contains(node.name) {
       let operands: [Operand] = node.inputs.compactMap { name in
         if name.isEmpty { return nil }
         if let c = graph.constants[name] { return .constant(c.tensor) }
         return .value(slots[name]!)
       }
-      for case .value(let slot) in operands { lastRead[slot] = index }
-      steps.append(Step(node: index, operands: operands, output: slots[node.output]!,
-                        kernel: try ForwardPlan.kernel(for: node, in: graph)))
+      for case .value(let slot) in operands { lastRead[slot] = steps.count }
+      var kernel = try ForwardPlan.kernel(for: node, in: graph)
+      var output = slots[node.output]!
+      if let activation = fused[index] {
+        let layer = kernel, apply = try ForwardPlan.kernel(for: activation, in: graph)
+        kernel = { apply([layer($0)]) }
+        output = slots[activation.output]!
+      }
+      steps.append(Step(node: index, operands: operands, output: output, kernel: kernel))
     }
     self.steps = steps
     self.slots = slots

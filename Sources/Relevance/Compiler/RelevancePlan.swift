@@ -46,7 +46,6 @@ public struct RelevancePlan: Sendable {
     guard graph.shapes[graph.input]?.first == 1 else {
       throw ModelError(file: graph.source, "relevance plans explain one image at a time; compile for batch 1")
     }
-    forward = try ForwardPlan(graph: graph)
     self.rules = rules
     var steps: [Backward] = []
     var kept: Set<ValueName> = []
@@ -63,6 +62,7 @@ public struct RelevancePlan: Sendable {
     }
     self.steps = steps
     self.kept = kept
+    forward = try ForwardPlan(graph: graph, keep: kept)
   }
 
   static func lower(_ node: Node, rule: Rule, graph: Graph, nonNegativeInput: Bool = false) throws -> Backward {

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 
 /// The result of propagating K relevance signals back to the input of one image.
@@ -60,7 +61,9 @@ extension RelevancePlan {
       let node = graph.nodes[index]
       guard let r = relevance.removeValue(forKey: node.output) else { continue }
       var zeros = 0
+      let started = Profile.shared == nil ? 0 : DispatchTime.now().uptimeNanoseconds
       let contributions = backward(steps[index], node: node, r, values, k, zeros: &zeros)
+      Profile.shared?.record("relevance " + node.op.name, DispatchTime.now().uptimeNanoseconds - started)
       var inputSums = [Float](repeating: 0, count: k)
       for (name, tensor) in contributions where !graph.isConstant(name) {
         let sums = tensor.signalSums(k)
