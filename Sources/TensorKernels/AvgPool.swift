@@ -12,35 +12,56 @@ extension Kernels {
   ///   the last window covers rows 3, 4 and one row beyond, divisor 2 per row axis).
   /// A window with no tap inside the input yields 0.
   public static func avgPool2d(_ x: Tensor, window: Window2D, countIncludePad: Bool) -> Tensor {
-    let (planes, h, w) = poolPlanes(x.shape, "avgPool2d")
-    let (oH, oW) = window.outputSize(height: h, width: w)
+    let g = PoolGeometry(x.shape, window, "avgPool2d")
+    let (h, w, oH, oW) = (g.h, g.w, g.oH, g.oW)
     let kH = window.kernelH, kW = window.kernelW, sH = window.strideH, sW = window.strideW
-    let dH = window.dilationH, dW = window.dilationW
-    let outPlane = oH * oW, total = planes * outPlane
+    let dH = window.dilationH, dW = window.dilationW, padLeft = window.padLeft
+    let outPlane = oH * oW, total = g.planes * outPlane
+    let full = g.columns.full
+    let rowCounts = countIncludePad ? g.rows.padded : zip(g.rows.hi, g.rows.lo).map { $0 - $1 }
+    let colCounts = countIncludePad ? g.columns.padded : zip(g.columns.hi, g.columns.lo).map { $0 - $1 }
     let data = x.data.withUnsafeBufferPointer { xb in
-      makeArray(count: total) { y in
-        parallelChunks(planes, work: total * kH * kW) { range in
-          for p in range {
-            let src = xb.base + p * h * w
-            var dst = y + p * outPlane
-            for oh in 0..<oH {
-              let hs = oh * sH - window.padTop
-              let (iLo, iHi) = validTaps(start: hs, kernel: kH, dilation: dH, limit: h)
-              let countH = countIncludePad
-                ? validTaps(start: hs, kernel: kH, dilation: dH, limit: h + window.padBottom).1 : iHi - iLo
-              for ow in 0..<oW {
-                let ws = ow * sW - window.padLeft
-                let (jLo, jHi) = validTaps(start: ws, kernel: kW, dilation: dW, limit: w)
-                let countW = countIncludePad
-                  ? validTaps(start: ws, kernel: kW, dilation: dW, limit: w + window.padRight).1 : jHi - jLo
-                var sum: Float = 0
-                for i in iLo..<iHi {
-                  let row = src + (hs + i * dH) * w + ws
-                  for j in jLo..<jHi { sum += row[j * dW] }
+      g.columns.lo.withUnsafeBufferPointer { jLos in
+        g.columns.hi.withUnsafeBufferPointer { jHis in
+          colCounts.withUnsafeBufferPointer { jCounts in
+            makeArray(count: total) { y in
+              parallelChunks(g.planes, work: total * kH * kW) { range in
+                for p in range {
+                  let src = xb.base + p * h * w
+                  for oh in 0..<oH {
+                    let dst = y + p * outPlane + oh * oW
+                    let hs = oh * sH - window.padTop
+                    let iLo = g.rows.lo[oh], iHi = g.rows.hi[oh], countH = rowCounts[oh]
+                    if iLo == iHi {
+                      dst.update(repeating: 0, count: oW)
+                      continue
+                    }
+                    for ow in 0..<oW where !full.contains(ow) {
+                      let ws = ow * sW - padLeft
+                      var sum: Float = 0
+                      for i in iLo..<iHi {
+                        let row = src + (hs + i * dH) * w + ws
+                        for j in jLos[ow]..<jHis[ow] { sum += row[j * dW] }
+                      }
+                      let divisor = countH * jCounts[ow]
+                      dst[ow] = divisor == 0 ? 0 : sum / Float(divisor)
+                    }
+                    if full.isEmpty { continue }
+                    for i in iLo..<iHi {
+                      let row = src + (hs + i * dH) * w
+                      for j in 0..<kW {
+                        let offset = j * dW - padLeft
+                        if i == iLo && j == 0 {
+                          for ow in full { dst[ow] = row[ow * sW + offset] }
+                        } else {
+                          for ow in full { dst[ow] += row[ow * sW + offset] }
+                        }
+                      }
+                    }
+                    let divisor = Float(countH * kW)
+                    for ow in full { dst[ow] /= divisor }
+                  }
                 }
-                let divisor = countH * countW
-                dst.pointee = divisor == 0 ? 0 : sum / Float(divisor)
-                dst += 1
               }
             }
           }

@@ -21,3 +21,18 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, a
               blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
               beta, c, blasint(ldc))
 }
+
+/// Row-major single-precision GEMV: `y = alpha * op(A) * x + beta * y` with `A` stored as `[rows, cols]`
+/// and `op(A)` = `A` (`x` has `cols` entries) or `Aᵀ` (`x` has `rows` entries).
+@inline(__always)
+func sgemv(transA: Bool = false, rows: Int, cols: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+           x: UnsafePointer<Float>, beta: Float, y: UnsafeMutablePointer<Float>) {
+  let outputs = transA ? cols : rows, inputs = transA ? rows : cols
+  if outputs == 0 { return }
+  if inputs == 0 || alpha == 0 {
+    if beta == 0 { y.update(repeating: 0, count: outputs) } else { for i in 0..<outputs { y[i] *= beta } }
+    return
+  }
+  cblas_sgemv(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, blasint(rows), blasint(cols), alpha, a, blasint(lda),
+              x, 1, beta, y, 1)
+}

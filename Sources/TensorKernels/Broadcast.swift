@@ -74,9 +74,7 @@ extension Kernels {
           }
           let r = dims.count
           let inner = dims[r - 1], ia = sa[r - 1], ib = sb[r - 1]
-          let rows = count / inner
-          let work = count
-          parallelChunks(rows, work: work) { range in
+          parallelChunks(count / inner, work: count) { range in
             var index = [Int](repeating: 0, count: r - 1)
             var offA = 0, offB = 0
             var rem = range.lowerBound

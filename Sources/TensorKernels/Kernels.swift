@@ -7,24 +7,13 @@ import Darwin
 
 /// Forward numeric kernels on `Tensor` values, following ONNX operator semantics.
 ///
-/// Every kernel returns a new tensor (or reuses the storage of a consumed argument) and never
-/// mutates its inputs.
+/// Every kernel returns a new tensor and never mutates its inputs. Large loops run over the
+/// available cores with `DispatchQueue.concurrentPerform`; matrix products go to OpenBLAS.
 public enum Kernels {}
 
 extension Kernels {
   /// Minimum number of scalar operations before a kernel splits its work across threads.
   static let parallelWorkThreshold = 1 << 16
-
-  /// Runs `body(i)` for every `i` in `0..<count`, spread over the available cores when the total
-  /// `work` (in scalar operations) is large enough to amortise the dispatch.
-  @inline(__always)
-  static func parallelFor(_ count: Int, work: Int, _ body: (Int) -> Void) {
-    if count <= 1 || work < parallelWorkThreshold {
-      for i in 0..<count { body(i) }
-    } else {
-      DispatchQueue.concurrentPerform(iterations: count, execute: body)
-    }
-  }
 
   /// Runs `body(range)` over contiguous chunks that cover `0..<count`, one chunk per core when
   /// the total `work` is large enough, else a single call covering everything.
@@ -70,4 +59,44 @@ extension UnsafeBufferPointer where Element == Float {
 extension UnsafeMutableBufferPointer where Element == Float {
   /// `baseAddress`, or a valid dummy address for an empty buffer.
   @inline(__always) var base: UnsafeMutablePointer<Float> { baseAddress ?? emptyFloatStorage }
+}
+
+/// Reusable scratch buffers for the kernels' temporary matrices, so that repeated calls do not
+/// pay for fresh pages each time. Buffers are taken under a lock and returned after use; at most
+/// `capacity` idle buffers are kept (the largest ones).
+final class ScratchPool: @unchecked Sendable {
+  static let shared = ScratchPool()
+  private let capacity = 4
+  private var idle: [(pointer: UnsafeMutablePointer<Float>, count: Int)] = []
+  private let mutex: UnsafeMutablePointer<pthread_mutex_t> = {
+    let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    pthread_mutex_init(m, nil)
+    return m
+  }()
+
+  private func take(_ count: Int) -> (UnsafeMutablePointer<Float>, Int) {
+    pthread_mutex_lock(mutex)
+    defer { pthread_mutex_unlock(mutex) }
+    if let i = idle.indices.filter({ idle[$0].count >= count }).min(by: { idle[$0].count < idle[$1].count }) {
+      return idle.remove(at: i)
+    }
+    return (UnsafeMutablePointer<Float>.allocate(capacity: count), count)
+  }
+
+  private func give(_ buffer: (UnsafeMutablePointer<Float>, Int)) {
+    pthread_mutex_lock(mutex)
+    defer { pthread_mutex_unlock(mutex) }
+    idle.append(buffer)
+    if idle.count > capacity {
+      let smallest = idle.indices.min { idle[$0].count < idle[$1].count }!
+      idle.remove(at: smallest).pointer.deallocate()
+    }
+  }
+
+  /// Calls `body` with an uninitialised buffer of at least `count` floats, valid only inside `body`.
+  func with<R>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
+    let buffer = take(max(1, count))
+    defer { give(buffer) }
+    return body(buffer.0)
+  }
 }

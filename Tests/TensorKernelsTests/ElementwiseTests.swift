@@ -14,7 +14,7 @@ final class ElementwiseTests: XCTestCase {
     XCTAssertEqual(Kernels.relu(x).shape, x.shape)
   }
 
-  func testUnaryKernelsLeaveASharedArgumentUntouched() {
+  func testUnaryKernelsLeaveTheirArgumentUntouched() {
     var rng = SplitMix64(seed: 21)
     let x = rng.tensor([300, 400])
     let copy = x

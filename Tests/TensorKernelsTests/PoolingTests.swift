@@ -81,7 +81,7 @@ final class PoolingTests: XCTestCase {
     ("dilated ceil", Window2D(kernelH: 2, kernelW: 3, strideH: 2, strideW: 2, dilationH: 2, dilationW: 2,
                               padTop: 1, padLeft: 1, padBottom: 0, padRight: 2, ceilMode: true)),
   ]
-  static let shapes: [[Int]] = [[2, 3, 7, 9], [1, 2, 6, 6], [1, 1, 5, 4], [2, 1, 1, 3], [1, 2, 3, 3]]
+  static let shapes: [[Int]] = [[2, 3, 7, 9], [1, 2, 6, 6], [1, 1, 5, 4], [2, 1, 1, 3], [1, 2, 3, 3], [1, 2, 5, 37], [2, 8, 40, 41]]
 
   /// Whether the dilated window fits the padded input on both axes (else `Window2D` yields no output).
   func fits(_ window: Window2D, _ shape: [Int]) -> Bool {
