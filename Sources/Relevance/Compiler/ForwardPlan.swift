@@ -57,8 +57,13 @@ public struct ForwardPlan: Sendable {
       var kernel = try ForwardPlan.kernel(for: node, in: graph)
       var output = slots[node.output]!
       if let activation = fused[index] {
-        let layer = kernel, apply = try ForwardPlan.kernel(for: activation, in: graph)
-        kernel = { apply([layer($0)]) }
+        if case .conv(let conv) = node.op, activation.op == .relu {
+          let weight = graph.constant(node, 1)!.tensor, bias = graph.constant(node, 2)?.floats
+          kernel = { Kernels.conv2d($0[0], weight: weight, bias: bias, window: conv.window, group: conv.group, fuseRelu: true) }
+        } else {
+          let layer = kernel, apply = try ForwardPlan.kernel(for: activation, in: graph)
+          kernel = { apply([layer($0)]) }
+        }
         output = slots[activation.output]!
       }
       steps.append(Step(node: index, operands: operands, output: output, kernel: kernel))
