@@ -94,9 +94,15 @@ final class RuleMatrixTests: XCTestCase {
   }
 
   func testConvRulesMatchUnrolledMatrixForm() throws {
+    // Stride 2 runs the transposed pass as GEMM + col2im; stride 1 as a flipped convolution.
+    try checkConvRules(strideH: 2)
+    try checkConvRules(strideH: 1)
+  }
+
+  func checkConvRules(strideH: Int) throws {
     var g = Generator(state: 11)
     let (c, h, wd, mOut, kh) = (2, 5, 4, 3, 3)
-    let window = Window2D(kernelH: kh, kernelW: kh, strideH: 2, strideW: 1, padTop: 1, padLeft: 0, padBottom: 2, padRight: 1)
+    let window = Window2D(kernelH: kh, kernelW: kh, strideH: strideH, strideW: 1, padTop: 1, padLeft: 0, padBottom: 2, padRight: 1)
     let (oh, ow) = window.outputSize(height: h, width: wd)
     let a = g.array(c * h * wd), weight = g.array(mOut * c * kh * kh), b = g.array(mOut)
     let n = c * h * wd, m = mOut * oh * ow
@@ -104,7 +110,7 @@ final class RuleMatrixTests: XCTestCase {
     var w = [[Float]](repeating: [Float](repeating: 0, count: m), count: n)
     var connected = [[Bool]](repeating: [Bool](repeating: false, count: m), count: n)
     for mo in 0..<mOut { for oy in 0..<oh { for ox in 0..<ow { for ci in 0..<c { for i in 0..<kh { for j in 0..<kh {
-      let y = oy * 2 - 1 + i, x = ox - 0 + j
+      let y = oy * strideH - 1 + i, x = ox - 0 + j
       guard y >= 0, y < h, x >= 0, x < wd else { continue }
       w[(ci * h + y) * wd + x][(mo * oh + oy) * ow + ox] = weight[((mo * c + ci) * kh + i) * kh + j]
       connected[(ci * h + y) * wd + x][(mo * oh + oy) * ow + ox] = true
@@ -118,7 +124,23 @@ final class RuleMatrixTests: XCTestCase {
                        inputShape: [1, c, h, wd], rule: rule)
       let result = try p.explain(Tensor(shape: [1, c, h, wd], data: a), signals: Tensor(shape: [1, mOut, oh, ow], data: r), at: "y")
       let expected = Self.reference(rule, a: a, w: w, b: biasPerOutput, r: r, connected: { connected[$0][$1] })
-      XCTAssertLessThan(relativeError(result.input.data, expected), 1e-4, "\(rule)")
+      XCTAssertLessThan(relativeError(result.input.data, expected), 1e-4, "\(rule), stride \(strideH)")
     }
+  }
+
+  /// The flipped-kernel convolution equals the GEMM + col2im transposed convolution, with groups.
+  func testTransposedConvolutionAsConvolution() throws {
+    var g = Generator(state: 3)
+    let window = Window2D(kernelH: 3, kernelW: 2, padTop: 2, padLeft: 0, padBottom: 1, padRight: 1)
+    let conv = Conv2D(window: window, group: 2, autoPad: .explicit)
+    let weight = Tensor(shape: [6, 2, 3, 2], data: g.array(72))
+    let inputShape = [3, 4, 7, 5]
+    let (oh, ow) = window.outputSize(height: 7, width: 5)
+    let s = Tensor(shape: [3, 6, oh, ow], data: g.array(3 * 6 * oh * ow))
+    let t = try XCTUnwrap(TransposedConvolution(conv, weightShape: weight.shape))
+    let viaConv = Kernels.conv2d(s, weight: t.weight(from: weight), bias: nil, window: t.window, group: t.group)
+    let viaGEMM = Kernels.conv2dTransposedInput(s, weight: weight, window: window, group: 2, inputShape: inputShape)
+    XCTAssertEqual(viaConv.shape, inputShape)
+    XCTAssertLessThan(relativeError(viaConv.data, viaGEMM.data), 1e-5)
   }
 }

@@ -30,6 +30,10 @@ public struct RelevancePlan: Sendable {
     var conv: Conv2D?
     var weights: [LinearRuleLowering.Weight: Tensor]
     var biases: [LinearRuleLowering.Bias: [Float]]
+    /// For stride-1 convolutions: the transposed convolution as a plain one (see
+    /// `TransposedConvolution`), with its weights per variant; nil otherwise.
+    var transposedAsConv: TransposedConvolution?
+    var transposedWeights: [LinearRuleLowering.Weight: Tensor] = [:]
   }
 
   public let forward: ForwardPlan
@@ -170,7 +174,12 @@ public struct RelevancePlan: Sendable {
     var biases: [LinearRuleLowering.Bias: [Float]] = [:]
     let b = graph.constant(node, 2)?.floats ?? [Float](repeating: 0, count: weight.shape[0])
     for d in lowering.denominators { if let variant = d.bias { biases[variant] = LinearRuleLowering.modify(bias: b, variant) } }
-    return LinearStep(lowering: lowering, conv: conv, weights: weights, biases: biases)
+    var step = LinearStep(lowering: lowering, conv: conv, weights: weights, biases: biases)
+    if let conv, let transposed = TransposedConvolution(conv, weightShape: weight.shape) {
+      step.transposedAsConv = transposed
+      for (variant, w) in weights { step.transposedWeights[variant] = transposed.weight(from: w) }
+    }
+    return step
   }
 }
 

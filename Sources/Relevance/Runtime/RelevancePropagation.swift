@@ -180,7 +180,7 @@ extension RelevancePlan.LinearStep {
   func relevance(_ r: Tensor, activation a: Tensor, inputShape: [Int], zeros: inout Int) -> Tensor {
     var inputs: [LinearRuleLowering.Input: Tensor] = [:]
     for variant in lowering.inputVariants { inputs[variant] = lowering.modify(input: a, variant) }
-    var result = [Float](repeating: 0, count: inputShape.elementCount)
+    var result: [Float]?
     for d in lowering.denominators {
       let s: Tensor
       if lowering.normalized {
@@ -198,15 +198,32 @@ extension RelevancePlan.LinearStep {
         s = r
       }
       for t in d.terms {
-        var c = transposed(s, weights[t.weight]!, inputShape: inputShape)
-        if lowering.normalized, t.input != .ones { c = c.multiplied(byImage: inputs[t.input]!) }
+        let c = transposed(s, t.weight, inputShape: inputShape)
         let factor = d.weight * t.coefficient
-        result.withUnsafeMutableBufferPointer { rb in
-          c.data.withUnsafeBufferPointer { cb in for i in rb.indices { rb[i] += factor * cb[i] } }
+        let m = lowering.normalized && t.input != .ones ? inputs[t.input]! : nil
+        if result == nil, factor == 1, m == nil {
+          result = c.data
+          continue
+        }
+        if result == nil { result = [Float](repeating: 0, count: inputShape.elementCount) }
+        let per = c.count / inputShape[0]
+        result!.withUnsafeMutableBufferPointer { rb in
+          c.data.withUnsafeBufferPointer { cb in
+            if let m {
+              m.data.withUnsafeBufferPointer { mb in
+                for k in 0..<inputShape[0] {
+                  let base = k * per
+                  for i in 0..<per { rb[base + i] += factor * mb[i] * cb[base + i] }
+                }
+              }
+            } else {
+              for i in rb.indices { rb[i] += factor * cb[i] }
+            }
+          }
         }
       }
     }
-    return Tensor(shape: inputShape, data: result)
+    return Tensor(shape: inputShape, data: result ?? [Float](repeating: 0, count: inputShape.elementCount))
   }
 
   private func forward(_ x: Tensor, _ w: Tensor) -> Tensor {
@@ -214,7 +231,12 @@ extension RelevancePlan.LinearStep {
     return Kernels.dense(x, weight: w, bias: nil)
   }
 
-  private func transposed(_ s: Tensor, _ w: Tensor, inputShape: [Int]) -> Tensor {
+  /// Wᵀ s for the weight variant, [K] + input shape.
+  private func transposed(_ s: Tensor, _ variant: LinearRuleLowering.Weight, inputShape: [Int]) -> Tensor {
+    if let t = transposedAsConv {
+      return Kernels.conv2d(s, weight: transposedWeights[variant]!, bias: nil, window: t.window, group: t.group)
+    }
+    let w = weights[variant]!
     if let conv { return Kernels.conv2dTransposedInput(s, weight: w, window: conv.window, group: conv.group, inputShape: inputShape) }
     return Kernels.denseTransposed(s, weight: w)
   }
