@@ -186,7 +186,9 @@ extension RelevancePlan.LinearStep {
       if lowering.normalized {
         var z = [Float](repeating: 0, count: r.count / r.shape[0])
         for t in d.terms {
+          let t0 = DispatchTime.now().uptimeNanoseconds
           let part = forward(inputs[t.input]!, weights[t.weight]!)
+          Profile.shared?.record("  z forward", DispatchTime.now().uptimeNanoseconds - t0)
           z.withUnsafeMutableBufferPointer { zb in
             part.data.withUnsafeBufferPointer { pb in for i in zb.indices { zb[i] += t.coefficient * pb[i] } }
           }
@@ -198,7 +200,9 @@ extension RelevancePlan.LinearStep {
         s = r
       }
       for t in d.terms {
+        let t0 = DispatchTime.now().uptimeNanoseconds
         let c = transposed(s, t.weight, inputShape: inputShape)
+        Profile.shared?.record("  transposed", DispatchTime.now().uptimeNanoseconds - t0)
         let factor = d.weight * t.coefficient
         let m = lowering.normalized && t.input != .ones ? inputs[t.input]! : nil
         if result == nil, factor == 1, m == nil {
