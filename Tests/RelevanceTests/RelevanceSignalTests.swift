@@ -75,3 +75,18 @@ final class RelevanceSignalTests: XCTestCase {
     }
   }
 }
+
+/// Large dense layers build their modified weights block by block: same relevance.
+final class DenseBlockTests: XCTestCase {
+  func testBlockedDenseLayersGiveTheSameRelevance() throws {
+    let model = try Model(path: Fixtures.path("models/vgg16_small.onnx"))
+    let input = try NPY.read(path: Fixtures.path("relevance/vgg16_small.input.npy"))
+    let graph = try model.canonical(inputShape: input.shape)
+    for preset in ["paper", "epsilon", "alpha2beta1", "gradient"] {
+      let rules = try RuleSet.load(nameOrPath: preset).assign(to: graph, preprocessing: .imagenet).rules
+      let stored = try RelevancePlan(graph: graph, rules: rules).explain(input, classes: [2, 5]).input
+      let blocked = try RelevancePlan(graph: graph, rules: rules, denseBlockThreshold: 0).explain(input, classes: [2, 5]).input
+      XCTAssertLessThan(relativeError(blocked.data, stored.data), 1e-5, preset)
+    }
+  }
+}

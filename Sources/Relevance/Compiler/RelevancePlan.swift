@@ -34,7 +34,14 @@ public struct RelevancePlan: Sendable {
     /// `TransposedConvolution`), with its weights per variant; nil otherwise.
     var transposedAsConv: TransposedConvolution?
     var transposedWeights: [LinearRuleLowering.Weight: Tensor] = [:]
+    /// For large dense layers: the plain weight (shared with the forward plan), whose variants
+    /// are built `rows` at a time during the relevance pass instead of being stored.
+    var denseBlocks: (weight: Tensor, rows: Int)?
   }
+
+  /// Dense weights above this many values get their variants built block by block (a stored
+  /// w⁺ of VGG16's first dense layer would be 411 MB).
+  public static let defaultDenseBlockThreshold = 1 << 22
 
   public let forward: ForwardPlan
   public let rules: [Rule?]
@@ -44,8 +51,9 @@ public struct RelevancePlan: Sendable {
 
   public var graph: Graph { forward.graph }
 
-  /// Compiles `graph` (canonical, batch 1) with `rules[i]` for node i.
-  public init(graph: Graph, rules: [Rule?]) throws {
+  /// Compiles `graph` (canonical, batch 1) with `rules[i]` for node i. Dense weights with more
+  /// than `denseBlockThreshold` values keep no modified copies (see `LinearStep.denseBlocks`).
+  public init(graph: Graph, rules: [Rule?], denseBlockThreshold: Int = RelevancePlan.defaultDenseBlockThreshold) throws {
     precondition(rules.count == graph.nodes.count)
     guard graph.shapes[graph.input]?.first == 1 else {
       throw ModelError(file: graph.source, "relevance plans explain one image at a time; compile for batch 1")
@@ -56,7 +64,8 @@ public struct RelevancePlan: Sendable {
     let nonNegative = graph.nonNegativeValues()
     for (index, node) in graph.nodes.enumerated() {
       let step = try RelevancePlan.lower(node, rule: rules[index] ?? .pass, graph: graph,
-                                         nonNegativeInput: nonNegative.contains(node.inputs[0]))
+                                         nonNegativeInput: nonNegative.contains(node.inputs[0]),
+                                         denseBlockThreshold: denseBlockThreshold)
       switch step {
       case .pass, .reshape, .transpose, .concat, .crop, .uniform: break
       case .residualSplit: kept.formUnion(node.inputs)
@@ -69,7 +78,8 @@ public struct RelevancePlan: Sendable {
     forward = try ForwardPlan(graph: graph, keep: kept)
   }
 
-  static func lower(_ node: Node, rule: Rule, graph: Graph, nonNegativeInput: Bool = false) throws -> Backward {
+  static func lower(_ node: Node, rule: Rule, graph: Graph, nonNegativeInput: Bool = false,
+                    denseBlockThreshold: Int = defaultDenseBlockThreshold) throws -> Backward {
     func unsupported() -> ModelError {
       graph.error(node, "rule '\(rule)' cannot serve a \(node.op.name) node")
     }
@@ -79,7 +89,8 @@ public struct RelevancePlan: Sendable {
       return .linear(linearStep(node, linear, conv: conv, graph: graph, nonNegativeInput: nonNegativeInput))
     case .dense:
       guard case .linear(let linear) = rule else { throw unsupported() }
-      return .linear(linearStep(node, linear, conv: nil, graph: graph, nonNegativeInput: nonNegativeInput))
+      return .linear(linearStep(node, linear, conv: nil, graph: graph, nonNegativeInput: nonNegativeInput,
+                                denseBlockThreshold: denseBlockThreshold))
     case .maxPool(let pool), .avgPool(let pool):
       let isMax: Bool = { if case .maxPool = node.op { return true } else { return false } }()
       switch rule {
@@ -163,18 +174,23 @@ public struct RelevancePlan: Sendable {
     }
   }
 
-  static func linearStep(_ node: Node, _ rule: LinearRule, conv: Conv2D?, graph: Graph, nonNegativeInput: Bool) -> LinearStep {
+  static func linearStep(_ node: Node, _ rule: LinearRule, conv: Conv2D?, graph: Graph, nonNegativeInput: Bool,
+                         denseBlockThreshold: Int = defaultDenseBlockThreshold) -> LinearStep {
     let lowering = LinearRuleLowering(rule).specialized(nonNegativeInput: nonNegativeInput)
     let weight = graph.constant(node, 1)!
     let plain = weight.floats
     var weights: [LinearRuleLowering.Weight: Tensor] = [:]
-    for variant in lowering.weightVariants {
-      weights[variant] = Tensor(shape: weight.shape, data: LinearRuleLowering.modify(plain, variant))
+    let blocked = conv == nil && weight.count > denseBlockThreshold && lowering.weightVariants != [.plain]
+    if !blocked {
+      for variant in lowering.weightVariants {
+        weights[variant] = Tensor(shape: weight.shape, data: LinearRuleLowering.modify(plain, variant))
+      }
     }
     var biases: [LinearRuleLowering.Bias: [Float]] = [:]
     let b = graph.constant(node, 2)?.floats ?? [Float](repeating: 0, count: weight.shape[0])
     for d in lowering.denominators { if let variant = d.bias { biases[variant] = LinearRuleLowering.modify(bias: b, variant) } }
     var step = LinearStep(lowering: lowering, conv: conv, weights: weights, biases: biases)
+    if blocked { step.denseBlocks = (weight.tensor, max(1, min(denseBlockThreshold, 1 << 20) / weight.shape[1])) }
     if let conv, let transposed = TransposedConvolution(conv, weightShape: weight.shape) {
       step.transposedAsConv = transposed
       for (variant, w) in weights { step.transposedWeights[variant] = transposed.weight(from: w) }

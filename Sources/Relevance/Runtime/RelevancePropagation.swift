@@ -181,6 +181,34 @@ extension RelevancePlan.LinearStep {
     var inputs: [LinearRuleLowering.Input: Tensor] = [:]
     for variant in lowering.inputVariants { inputs[variant] = lowering.modify(input: a, variant) }
     var result: [Float]?
+    if let blocks = denseBlocks {
+      // Rows of a dense layer are independent: z_j, s_j and their share of R_in need only row j.
+      let (rows, columns) = (blocks.weight.shape[0], blocks.weight.shape[1])
+      let k = r.shape[0]
+      for start in stride(from: 0, to: rows, by: blocks.rows) {
+        let count = min(blocks.rows, rows - start)
+        let plain = Array(blocks.weight.data[(start * columns)..<((start + count) * columns)])
+        var weights: [LinearRuleLowering.Weight: Tensor] = [:]
+        for variant in lowering.weightVariants {
+          weights[variant] = Tensor(shape: [count, columns], data: LinearRuleLowering.modify(plain, variant))
+        }
+        var biases: [LinearRuleLowering.Bias: [Float]] = [:]
+        for (variant, b) in self.biases { biases[variant] = Array(b[start..<(start + count)]) }
+        var rBlock = [Float](repeating: 0, count: k * count)
+        for s in 0..<k { for j in 0..<count { rBlock[s * count + j] = r.data[s * rows + start + j] } }
+        accumulate(Tensor(shape: [k, count], data: rBlock), inputs, weights: weights, biases: biases,
+                   inputShape: inputShape, into: &result, zeros: &zeros)
+      }
+    } else {
+      accumulate(r, inputs, weights: weights, biases: biases, inputShape: inputShape, into: &result, zeros: &zeros)
+    }
+    return Tensor(shape: inputShape, data: result ?? [Float](repeating: 0, count: inputShape.elementCount))
+  }
+
+  /// Adds Σ_d λ_d Σ_t c_t in_t ⊙ W_tᵀ(r / stab(z_d)) to `result` (nil: not yet allocated).
+  private func accumulate(_ r: Tensor, _ inputs: [LinearRuleLowering.Input: Tensor],
+                          weights: [LinearRuleLowering.Weight: Tensor], biases: [LinearRuleLowering.Bias: [Float]],
+                          inputShape: [Int], into result: inout [Float]?, zeros: inout Int) {
     for d in lowering.denominators {
       let s: Tensor
       if lowering.normalized {
@@ -201,7 +229,7 @@ extension RelevancePlan.LinearStep {
       }
       for t in d.terms {
         let t0 = DispatchTime.now().uptimeNanoseconds
-        let c = transposed(s, t.weight, inputShape: inputShape)
+        let c = transposed(s, t.weight, weights, inputShape: inputShape)
         Profile.shared?.record("  transposed", DispatchTime.now().uptimeNanoseconds - t0)
         let factor = d.weight * t.coefficient
         let m = lowering.normalized && t.input != .ones ? inputs[t.input]! : nil
@@ -227,7 +255,6 @@ extension RelevancePlan.LinearStep {
         }
       }
     }
-    return Tensor(shape: inputShape, data: result ?? [Float](repeating: 0, count: inputShape.elementCount))
   }
 
   private func forward(_ x: Tensor, _ w: Tensor) -> Tensor {
@@ -236,7 +263,8 @@ extension RelevancePlan.LinearStep {
   }
 
   /// Wᵀ s for the weight variant, [K] + input shape.
-  private func transposed(_ s: Tensor, _ variant: LinearRuleLowering.Weight, inputShape: [Int]) -> Tensor {
+  private func transposed(_ s: Tensor, _ variant: LinearRuleLowering.Weight,
+                          _ weights: [LinearRuleLowering.Weight: Tensor], inputShape: [Int]) -> Tensor {
     if let t = transposedAsConv {
       return Kernels.conv2d(s, weight: transposedWeights[variant]!, bias: nil, window: t.window, group: t.group)
     }
