@@ -97,6 +97,18 @@ struct LinearRuleLowering: Sendable {
     }
   }
 
+  /// `modify` written into `out` (same count), for weights built block by block.
+  static func modify(_ w: UnsafeBufferPointer<Float>, _ variant: Weight, into out: UnsafeMutablePointer<Float>) {
+    switch variant {
+    case .plain: for i in w.indices { out[i] = w[i] }
+    case .positive: for i in w.indices { out[i] = max(w[i], 0) }
+    case .negative: for i in w.indices { out[i] = min(w[i], 0) }
+    case .squared: for i in w.indices { out[i] = w[i] * w[i] }
+    case .ones: for i in w.indices { out[i] = 1 }
+    case .gamma(let g): for i in w.indices { out[i] = w[i] + g * max(w[i], 0) }
+    }
+  }
+
   static func modify(bias b: [Float], _ variant: Bias) -> [Float] {
     switch variant {
     case .plain: return b

@@ -190,7 +190,7 @@ public struct RelevancePlan: Sendable {
     let b = graph.constant(node, 2)?.floats ?? [Float](repeating: 0, count: weight.shape[0])
     for d in lowering.denominators { if let variant = d.bias { biases[variant] = LinearRuleLowering.modify(bias: b, variant) } }
     var step = LinearStep(lowering: lowering, conv: conv, weights: weights, biases: biases)
-    if blocked { step.denseBlocks = (weight.tensor, max(1, min(denseBlockThreshold, 1 << 20) / weight.shape[1])) }
+    if blocked { step.denseBlocks = (weight.tensor, max(1, min(denseBlockThreshold, 1 << 18) / weight.shape[1])) }
     if let conv, let transposed = TransposedConvolution(conv, weightShape: weight.shape) {
       step.transposedAsConv = transposed
       for (variant, w) in weights { step.transposedWeights[variant] = transposed.weight(from: w) }

@@ -183,14 +183,22 @@ extension RelevancePlan.LinearStep {
     var result: [Float]?
     if let blocks = denseBlocks {
       // Rows of a dense layer are independent: z_j, s_j and their share of R_in need only row j.
+      // Each block's modified weights are written into buffers reused across blocks.
       let (rows, columns) = (blocks.weight.shape[0], blocks.weight.shape[1])
       let k = r.shape[0]
+      let variants = Array(lowering.weightVariants)
+      var buffers = variants.map { _ in [Float](repeating: 0, count: blocks.rows * columns) }
       for start in stride(from: 0, to: rows, by: blocks.rows) {
         let count = min(blocks.rows, rows - start)
-        let plain = Array(blocks.weight.data[(start * columns)..<((start + count) * columns)])
         var weights: [LinearRuleLowering.Weight: Tensor] = [:]
-        for variant in lowering.weightVariants {
-          weights[variant] = Tensor(shape: [count, columns], data: LinearRuleLowering.modify(plain, variant))
+        for (v, variant) in variants.enumerated() {
+          if count < blocks.rows { buffers[v] = [Float](repeating: 0, count: count * columns) }
+          buffers[v].withUnsafeMutableBufferPointer { out in
+            blocks.weight.data.withUnsafeBufferPointer { w in
+              LinearRuleLowering.modify(UnsafeBufferPointer(rebasing: w[(start * columns)..<((start + count) * columns)]), variant, into: out.baseAddress!)
+            }
+          }
+          weights[variant] = Tensor(shape: [count, columns], data: buffers[v])
         }
         var biases: [LinearRuleLowering.Bias: [Float]] = [:]
         for (variant, b) in self.biases { biases[variant] = Array(b[start..<(start + count)]) }
