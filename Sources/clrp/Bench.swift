@@ -48,7 +48,7 @@ struct Bench: ParsableCommand {
         let logits = try plan.forward.run(input)[graph.outputs[0]]!
         guard signals <= logits.count else { throw ModelError("--signals \(signals) exceeds the \(logits.count) classes") }
         let top = Array(logits.data.indices.sorted { logits.data[$0] > logits.data[$1] }.prefix(signals))
-        work = { _ = try plan.explain(input, classes: top) }
+        work = { _ = try plan.explain(input, classes: top, layerSums: false) }
         what = "\(rules), \(signals) signal\(signals == 1 ? "" : "s")"
       } else {
         let plan = try ForwardPlan(graph: graph)

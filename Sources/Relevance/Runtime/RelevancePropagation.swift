@@ -7,7 +7,8 @@ public struct RelevanceResult: Sendable {
   public var input: Tensor
   /// The forward values: graph outputs and the value the signals started at, batch 1.
   public var forward: [ValueName: Tensor]
-  /// Per node in backward order: relevance sums per signal at its output and over its inputs.
+  /// Per node in backward order: relevance sums per signal at its output and over its inputs
+  /// (empty when not requested).
   public var layers: [LayerRelevance]
 }
 
@@ -26,7 +27,9 @@ public struct LayerRelevance: Sendable {
 extension RelevancePlan {
   /// Explains `classes` of the graph's first output: each signal is the one-hot of the class
   /// times its logit (the pre-softmax score is the relevance to distribute).
-  public func explain(_ input: Tensor, classes: [Int]) throws -> RelevanceResult {
+  ///
+  /// `layerSums`: whether to record the relevance sums per node (`RelevanceResult.layers`).
+  public func explain(_ input: Tensor, classes: [Int], layerSums: Bool = true) throws -> RelevanceResult {
     let output = graph.outputs[0]
     let forwardValues = try forward.run(input, keep: kept)
     let logits = forwardValues[output]!
@@ -38,11 +41,12 @@ extension RelevancePlan {
       }
       signals[k * count + c] = logits.data[c]
     }
-    return try propagate(forwardValues, signals: Tensor(shape: [classes.count] + logits.shape.dropFirst(), data: signals), at: output)
+    return try propagate(forwardValues, signals: Tensor(shape: [classes.count] + logits.shape.dropFirst(), data: signals),
+                         at: output, layerSums: layerSums)
   }
 
   /// Propagates `signals` ([K] + per-image shape of `value`) from `value` back to the input.
-  public func explain(_ input: Tensor, signals: Tensor, at value: ValueName) throws -> RelevanceResult {
+  public func explain(_ input: Tensor, signals: Tensor, at value: ValueName, layerSums: Bool = true) throws -> RelevanceResult {
     let forwardValues = try forward.run(input, keep: kept.union([value]))
     guard let start = forwardValues[value] else {
       throw ModelError(file: graph.source, "value '\(value)' is not computed by the graph")
@@ -50,10 +54,10 @@ extension RelevancePlan {
     guard Array(signals.shape.dropFirst()) == Array(start.shape.dropFirst()) else {
       throw ModelError(file: graph.source, "signals of shape \(signals.shape) do not match '\(value)' of shape \(start.shape) (expected [K] + \(Array(start.shape.dropFirst())))")
     }
-    return try propagate(forwardValues, signals: signals, at: value)
+    return try propagate(forwardValues, signals: signals, at: value, layerSums: layerSums)
   }
 
-  func propagate(_ values: [ValueName: Tensor], signals: Tensor, at start: ValueName) throws -> RelevanceResult {
+  func propagate(_ values: [ValueName: Tensor], signals: Tensor, at start: ValueName, layerSums: Bool) throws -> RelevanceResult {
     let k = signals.shape[0]
     var relevance: [ValueName: Tensor] = [start: signals]
     var layers: [LayerRelevance] = []
@@ -66,16 +70,20 @@ extension RelevancePlan {
       Profile.shared?.record("relevance " + node.op.name, DispatchTime.now().uptimeNanoseconds - started)
       var inputSums = [Float](repeating: 0, count: k)
       for (name, tensor) in contributions where !graph.isConstant(name) {
-        let sums = tensor.signalSums(k)
-        for s in 0..<k { inputSums[s] += sums[s] }
+        if layerSums {
+          let sums = tensor.signalSums(k)
+          for s in 0..<k { inputSums[s] += sums[s] }
+        }
         if let existing = relevance[name] {
           relevance[name] = Tensor(shape: existing.shape, data: zip(existing.data, tensor.data).map(+))
         } else {
           relevance[name] = tensor
         }
       }
-      layers.append(LayerRelevance(node: node.name, op: node.op.name, rule: (rules[index] ?? .pass).description,
-                                   outputSums: r.signalSums(k), inputSums: inputSums, zeroDenominators: zeros))
+      if layerSums {
+        layers.append(LayerRelevance(node: node.name, op: node.op.name, rule: (rules[index] ?? .pass).description,
+                                     outputSums: r.signalSums(k), inputSums: inputSums, zeroDenominators: zeros))
+      }
     }
     let inputShape = [k] + graph.shapes[graph.input]!.dropFirst()
     let atInput = relevance[graph.input] ?? Tensor(zeros: inputShape)
@@ -237,16 +245,28 @@ extension RelevancePlan.LinearStep {
       }
       for t in d.terms {
         let t0 = DispatchTime.now().uptimeNanoseconds
-        let c = transposed(s, t.weight, weights, inputShape: inputShape)
+        var c = transposed(s, t.weight, weights, inputShape: inputShape)
         Profile.shared?.record("  transposed", DispatchTime.now().uptimeNanoseconds - t0)
         let factor = d.weight * t.coefficient
         let m = lowering.normalized && t.input != .ones ? inputs[t.input]! : nil
-        if result == nil, factor == 1, m == nil {
+        let per = c.count / inputShape[0]
+        if result == nil {
+          // The first term scales its own fresh buffer, which becomes the result.
+          c.data.withUnsafeMutableBufferPointer { cb in
+            if let m {
+              m.data.withUnsafeBufferPointer { mb in
+                for k in 0..<inputShape[0] {
+                  let base = k * per
+                  for i in 0..<per { cb[base + i] *= factor * mb[i] }
+                }
+              }
+            } else if factor != 1 {
+              for i in cb.indices { cb[i] *= factor }
+            }
+          }
           result = c.data
           continue
         }
-        if result == nil { result = [Float](repeating: 0, count: inputShape.elementCount) }
-        let per = c.count / inputShape[0]
         result!.withUnsafeMutableBufferPointer { rb in
           c.data.withUnsafeBufferPointer { cb in
             if let m {
