@@ -33,5 +33,6 @@ let package = Package(
       dependencies: ["Relevance", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     .testTarget(name: "TensorKernelsTests", dependencies: ["TensorKernels"]),
     .testTarget(name: "RelevanceTests", dependencies: ["Relevance"]),
+    .testTarget(name: "CLITests", dependencies: ["clrp", "Relevance"]),
   ]
 )

@@ -37,9 +37,18 @@ func reportingErrors(_ body: () throws -> Void) throws {
   }
 }
 
-/// Loads a model, printing its notes (stripped softmax, new opset) to stderr.
+/// Loads a model, printing its notes (e.g. a newer opset) to stderr.
 func loadModel(_ path: String) throws -> Model {
   let model = try Model(path: path)
-  for note in model.imported.notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
+  printNotes(model.imported.notes)
   return model
+}
+
+nonisolated(unsafe) private var printedNotes: Set<String> = []
+
+/// Prints each note (stripped softmax, new opset, ...) to stderr once.
+func printNotes(_ notes: [String]) {
+  for note in notes where printedNotes.insert(note).inserted {
+    FileHandle.standardError.write(Data("note: \(note)\n".utf8))
+  }
 }

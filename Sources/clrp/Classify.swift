@@ -39,7 +39,8 @@ struct Classify: ParsableCommand {
           throw ModelError(file: path, "has shape \(tensor.shape); the model input '\(model.imported.input)' has rank \(declaredRank) (\(model.imported.declaredInputShape)), batch axis optional")
         }
       }
-      let logits = try Classifier(model: model).logits(images)
+      let (logits, graph) = try Classifier(model: model).logits(images)
+      if let graph { printNotes(graph.notes) }
       if let output {
         try NPY.write(logits.count == 1 ? logits[0] : Tensor(shape: [logits.count, logits[0].count], data: logits.flatMap(\.data)), path: output)
       }

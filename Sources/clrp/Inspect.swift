@@ -45,6 +45,7 @@ struct Inspect: ParsableCommand {
         shape = try model.inputShape(batch: 1)
       }
       let graph = try model.canonical(inputShape: shape)
+      printNotes(graph.notes)
       var ruleSet: RuleSet?
       var preprocessing: Preprocessing?
       var assignment: RuleAssignment?

@@ -36,6 +36,7 @@ struct Verify: ParsableCommand {
       let shape = try model.inputShape(batch: 1)
       let image = try input.map { try loadImageTensor($0, shape: shape) } ?? randomImage(shape, preprocessing)
       let graph = try model.canonical(inputShape: shape)
+      printNotes(graph.notes)
       let assignment = try RuleSet.load(nameOrPath: rules).assign(to: graph, preprocessing: preprocessing)
       let plan = try RelevancePlan(graph: graph, rules: assignment.rules)
       let logits = try plan.forward.run(image)[graph.outputs[0]]!

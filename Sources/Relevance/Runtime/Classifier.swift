@@ -6,8 +6,9 @@ public struct Classifier {
 
   public init(model: Model) { self.model = model }
 
-  public func logits(_ images: [Tensor]) throws -> [Tensor] {
-    guard let first = images.first else { return [] }
+  /// One logits vector per image, and the canonical graph that computed them.
+  public func logits(_ images: [Tensor]) throws -> (logits: [Tensor], graph: Graph?) {
+    guard let first = images.first else { return ([], nil) }
     for image in images where image.shape != first.shape {
       throw ModelError(file: model.path, "inputs differ in shape: \(first.shape) and \(image.shape)")
     }
@@ -26,6 +27,6 @@ public struct Classifier {
         result.append(Tensor(shape: [per], data: Array(out.data[(n * per)..<((n + 1) * per)])))
       }
     }
-    return result
+    return (result, plan.graph)
   }
 }

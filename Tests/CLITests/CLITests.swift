@@ -1,0 +1,95 @@
+import Foundation
+import XCTest
+import Relevance
+
+/// The `clrp` command as a user runs it: exit status, what it prints, what it writes.
+final class CLITests: XCTestCase {
+  static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+  static func fixture(_ path: String) -> String { fixtures.appendingPathComponent(path).path }
+
+  /// Runs the built `clrp` with `arguments`; returns exit status, stdout and stderr.
+  func clrp(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+    // The test bundle sits in the build products folder (or is that folder, on Linux).
+    let bundle = Bundle(for: CLITests.self).bundleURL
+    let binary = try XCTUnwrap([bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("clrp") }
+      .first { FileManager.default.isExecutableFile(atPath: $0.path) }, "clrp binary not found next to \(bundle.path)")
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments
+    process.currentDirectoryURL = Self.fixtures.deletingLastPathComponent().deletingLastPathComponent()
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+  }
+
+  func testClassifyWritesTheReferenceLogits() throws {
+    let output = FileManager.default.temporaryDirectory.appendingPathComponent("clrp-cli-\(UUID()).npy").path
+    defer { try? FileManager.default.removeItem(atPath: output) }
+    let run = try clrp(["classify", Self.fixture("models/caffe_small.onnx"), Self.fixture("reference/caffe_small.input.npy"),
+                        "--top", "3", "--output", output])
+    XCTAssertEqual(run.status, 0, run.err)
+    XCTAssertTrue(run.out.contains("image 1:"), run.out)
+    XCTAssertTrue(run.err.contains("removed the trailing Softmax"), run.err)
+    let logits = try NPY.read(path: output)
+    let expected = try NPY.read(path: Self.fixture("reference/caffe_small.presoftmax.npy"))
+    XCTAssertEqual(logits.shape, expected.shape)
+    let scale = expected.data.map(abs).max()!
+    XCTAssertLessThan(zip(logits.data, expected.data).map { abs($0 - $1) }.max()! / scale, 1e-4)
+  }
+
+  func testClassifyJSON() throws {
+    let run = try clrp(["classify", Self.fixture("models/vgg16_small.onnx"), Self.fixture("relevance/vgg16_small.input.npy"), "--json", "--top", "2"])
+    XCTAssertEqual(run.status, 0, run.err)
+    let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(run.out.utf8)) as? [String: Any])
+    let top = try XCTUnwrap(object["top"] as? [[String: Any]])
+    XCTAssertEqual(top.count, 2)
+    XCTAssertGreaterThanOrEqual(top[0]["score"] as! Double, top[1]["score"] as! Double)
+  }
+
+  func testInspectPrintsTotalsAndRules() throws {
+    let run = try clrp(["inspect", Self.fixture("models/alexnet_small.onnx"), "--rules", "paper", "--preprocess", "imagenet"])
+    XCTAssertEqual(run.status, 0, run.err)
+    XCTAssertTrue(run.out.contains("zbox"), run.out)
+    XCTAssertTrue(run.out.contains("winner-take-all"), run.out)
+    XCTAssertNotNil(run.out.range(of: #"\d+ nodes, [\d.]+ [kMG]? ?parameters .* MACs"#, options: .regularExpression), run.out)
+  }
+
+  func testVerifyPassesForPaperAndFailsWhereRelevanceLeaks() throws {
+    let pass = try clrp(["verify", Self.fixture("models/vgg16_small.onnx"), "--rules", "paper", "--preprocess", "imagenet"])
+    XCTAssertEqual(pass.status, 0, pass.out + pass.err)
+    XCTAssertTrue(pass.out.contains("every conserving rule conserved"), pass.out)
+    // Alpha-beta leaks where a neuron has contributions of one sign only (reduced GoogLeNet).
+    let fail = try clrp(["verify", Self.fixture("models/googlenet_small.onnx"), "--rules", "alpha2beta1", "--class", "0"])
+    XCTAssertEqual(fail.status, 1, fail.out + fail.err)
+    XCTAssertTrue(fail.out.contains("NOT CONSERVED"), fail.out)
+  }
+
+  func testErrorsAreOneClearLine() throws {
+    let missing = try clrp(["classify", "no/such/model.onnx", Self.fixture("reference/caffe_small.input.npy")])
+    XCTAssertEqual(missing.status, 1)
+    XCTAssertEqual(missing.err, "error: no/such/model.onnx: no such file\n")
+    let unsupported = try clrp(["inspect", Self.fixture("bad/unsupported_op.onnx")])
+    XCTAssertEqual(unsupported.status, 1)
+    XCTAssertTrue(unsupported.err.contains("is not supported; supported: Add, AveragePool"), unsupported.err)
+    let wrongShape = try clrp(["classify", Self.fixture("models/vgg16_small.onnx"), Self.fixture("reference/caffe_small.input.npy")])
+    XCTAssertEqual(wrongShape.status, 1)
+    XCTAssertTrue(wrongShape.err.contains("[1, 3, 64, 64]") || wrongShape.err.contains("has shape"), wrongShape.err)
+    let badRules = try clrp(["verify", Self.fixture("models/vgg16_small.onnx"), "--rules", "nonsense"])
+    XCTAssertEqual(badRules.status, 1)
+    XCTAssertTrue(badRules.err.contains("paper"), badRules.err)
+  }
+
+  func testHelpTeaches() throws {
+    let run = try clrp(["verify", "--help"])
+    XCTAssertEqual(run.status, 0)
+    XCTAssertTrue(run.out.contains("Examples:"), run.out)
+    XCTAssertTrue(run.out.contains("--rules"), run.out)
+  }
+}
