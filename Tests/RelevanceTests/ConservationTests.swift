@@ -9,15 +9,15 @@ final class ConservationTests: XCTestCase {
     let linear: (Int) -> LinearRule  // by linear-layer index
     let maxPool: Rule
     let avgPool: Rule
-    /// Alpha-beta conserves only where a neuron has both positive and negative contributions;
-    /// the reduced-width GoogLeNet has 1x1 convs with neurons that have none of one kind.
-    var models = ["alexnet_small", "vgg16_small", "googlenet_small"]
+    /// Alpha-beta conserves only where a neuron has both positive and negative contributions:
+    /// where one kind is missing its denominator is 0, which the trace must then report.
+    var leaksOnlyAtZeroDenominators = false
   }
 
   static let cases: [Case] = [
     Case(name: "zplus / winner-take-all / proportional", linear: { _ in LinearRule(.zPlus) }, maxPool: .winnerTakeAll, avgPool: .proportional),
     Case(name: "alpha2beta1 / proportional / uniform", linear: { _ in LinearRule(.alphaBeta(alpha: 2, beta: 1)) },
-         maxPool: .proportional, avgPool: .uniform, models: ["alexnet_small", "vgg16_small"]),
+         maxPool: .proportional, avgPool: .uniform, leaksOnlyAtZeroDenominators: true),
     Case(name: "zbox first, zplus / winner-take-all / uniform",
          linear: { $0 == 0 ? LinearRule(.zBox(low: [-3], high: [3])) : LinearRule(.zPlus) }, maxPool: .winnerTakeAll, avgPool: .uniform),
     // w² and flat ignore activations, so they send relevance to dead ReLUs; as in practice they
@@ -38,7 +38,7 @@ final class ConservationTests: XCTestCase {
         state = state &* 6364136223846793005 &+ 1442695040888963407
         return Float((state >> 40) % 4001) / 2000 - 1
       })
-      for c in Self.cases where c.models.contains(model) {
+      for c in Self.cases {
         var linearIndex = 0
         let rules: [Rule?] = graph.nodes.map { node in
           switch node.op {
@@ -51,16 +51,20 @@ final class ConservationTests: XCTestCase {
         let plan = try RelevancePlan(graph: graph, rules: rules)
         let result = try plan.explain(input, classes: [0, 3])
         XCTAssertEqual(result.layers.count, graph.nodes.count)
+        var leaked = false
         for layer in result.layers {
           for s in 0..<2 {
             let scale = max(abs(layer.outputSums[s]), 1e-6)
-            XCTAssertLessThan(abs(layer.inputSums[s] - layer.outputSums[s]) / scale, 1e-4,
-                              "\(model) \(c.name): \(layer.node) (\(layer.op)) \(layer.outputSums[s]) → \(layer.inputSums[s])")
+            let conserved = abs(layer.inputSums[s] - layer.outputSums[s]) / scale < 1e-4
+            if c.leaksOnlyAtZeroDenominators && layer.zeroDenominators > 0 { leaked = leaked || !conserved; continue }
+            XCTAssertTrue(conserved, "\(model) \(c.name): \(layer.node) (\(layer.op)) \(layer.outputSums[s]) → \(layer.inputSums[s])")
           }
         }
         let initial = result.layers.first!.outputSums
         let total = result.input.signalSums(2)
-        for s in 0..<2 { XCTAssertLessThan(abs(total[s] - initial[s]) / abs(initial[s]), 1e-4, "\(model) \(c.name) total") }
+        for s in 0..<2 where !leaked {
+          XCTAssertLessThan(abs(total[s] - initial[s]) / abs(initial[s]), 1e-4, "\(model) \(c.name) total")
+        }
       }
     }
   }
