@@ -120,6 +120,8 @@ final class RuleConfigTests: XCTestCase {
     assertContains(message, ["unknown rule preset 'nonesuch'", "paper", "epsilon-plus-flat", "gradient"])
     assertContains(self.message { try RuleSet.load(nameOrPath: "missing/rules.yaml") },
                    ["missing/rules.yaml", "no such rules file", "paper"])
+    // `paper.yaml` names the preset when no such file is in the working directory.
+    XCTAssertEqual(try RuleSet.load(nameOrPath: "paper.yaml").entries, try RuleSet.load(nameOrPath: "paper").entries)
     // A directory named by CLRP_RULES_DIR comes first.
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("clrp-rules-\(getpid())")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

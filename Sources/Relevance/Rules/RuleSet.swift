@@ -56,6 +56,11 @@ public struct RuleSet: Equatable, Sendable {
   /// package's `Rules` folder, then in the copies built into the binary (`Presets.yaml`).
   public static func load(nameOrPath: String) throws -> RuleSet {
     if isPath(nameOrPath) {
+      // `paper.yaml` with no such file here names the preset, as the docs write it.
+      let stem = (nameOrPath as NSString).deletingPathExtension
+      if !FileManager.default.fileExists(atPath: nameOrPath), !nameOrPath.contains("/"), presetNames.contains(stem) {
+        return try load(nameOrPath: stem)
+      }
       guard FileManager.default.fileExists(atPath: nameOrPath) else {
         throw ModelError(file: nameOrPath, "no such rules file (presets: \(presetNames.joined(separator: ", ")))")
       }
