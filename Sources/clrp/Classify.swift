@@ -23,6 +23,7 @@ struct Classify: ParsableCommand {
 
   func run() throws {
     try reportingErrors {
+      guard top > 0 else { throw ModelError("--top must be positive, got \(top)") }
       let model = try loadModel(model)
       let declaredRank = model.imported.declaredInputShape.count
       var images: [Tensor] = []

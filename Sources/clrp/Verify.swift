@@ -130,7 +130,7 @@ func randomImage(_ shape: [Int], _ preprocessing: Preprocessing?) -> Tensor {
   for c in 0..<channels {
     for i in 0..<spatial {
       let u = next()
-      if let p = preprocessing, p.mean.count == channels || p.mean.count == 1 {
+      if let p = preprocessing, [1, channels].contains(p.mean.count), [1, channels].contains(p.std.count) {
         let mean = p.mean.count == 1 ? p.mean[0] : p.mean[c], std = p.std.count == 1 ? p.std[0] : p.std[c]
         let pixel = p.range.lowerBound + Double(u) * (p.range.upperBound - p.range.lowerBound)
         data[c * spatial + i] = Float((pixel - mean) / std)

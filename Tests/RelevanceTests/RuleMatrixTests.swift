@@ -144,3 +144,28 @@ final class RuleMatrixTests: XCTestCase {
     XCTAssertLessThan(relativeError(viaConv.data, viaGEMM.data), 1e-5)
   }
 }
+
+/// The `uniform` pooling rule is the average-pool gradient: for every x and output relevance r,
+/// ⟨avgPool(x), r⟩ = ⟨x, R_uniform(r)⟩, with padding counted as the forward pass counts it.
+final class UniformPoolingTests: XCTestCase {
+  func testUniformIsTheAdjointOfAveragePooling() throws {
+    var g = RuleMatrixTests.Generator(state: 21)
+    for countIncludePad in [false, true] {
+      let window = Window2D(kernelH: 3, kernelW: 2, strideH: 2, strideW: 2, padTop: 1, padLeft: 1, padBottom: 1, padRight: 0, ceilMode: true)
+      let shape = [1, 2, 7, 6]
+      let node = Node(name: "pool", op: .avgPool(Pool2D(window: window, autoPad: .explicit, countIncludePad: countIncludePad)),
+                      inputs: ["x"], outputs: ["y"], sourceOpType: "AveragePool")
+      let graph = Graph(name: "t", source: "test", input: "x", declaredInputShape: shape.map { .fixed($0) },
+                        outputs: ["y"], nodes: [node], constants: [:], opsetVersion: 13, producer: "test")
+      let canonical = try Canonicalizer.canonicalize(graph, inputShape: shape)
+      let plan = try RelevancePlan(graph: canonical, rules: [.uniform])
+      let x = Tensor(shape: shape, data: g.array(shape.elementCount))
+      let y = try plan.forward.run(x)["y"]!
+      let r = Tensor(shape: y.shape, data: g.array(y.count))
+      let relevance = try plan.explain(x, signals: r, at: "y").input
+      let left = zip(y.data, r.data).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+      let right = zip(x.data, relevance.data).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+      XCTAssertEqual(left, right, accuracy: 1e-5 * max(abs(left), 1), "count_include_pad \(countIncludePad)")
+    }
+  }
+}

@@ -13,7 +13,9 @@ public struct RelevancePlan: Sendable {
     case crop(pads: [Int])
     case winnerTakeAll(Window2D)
     case proportional(Window2D)
-    case uniform(Window2D)
+    /// R_j / divisor_j to every in-bounds position of window j, divisor as the forward pass
+    /// averaged (padded positions count with count_include_pad): the average-pool gradient.
+    case uniform(Window2D, countIncludePad: Bool)
     /// Relevance times the activation's derivative at its input (ReLU, LeakyReLU, Clip).
     case activationGradient(Op)
     /// The gradient of an elementwise product with constant factors (affine scale, Mul, Div):
@@ -96,15 +98,16 @@ public struct RelevancePlan: Sendable {
       switch rule {
       case .winnerTakeAll where isMax, .gradient where isMax: return .winnerTakeAll(pool.window)
       case .proportional: return .proportional(pool.window)
-      case .uniform where !isMax, .gradient where !isMax: return .uniform(pool.window)
+      case .uniform where !isMax, .gradient where !isMax: return .uniform(pool.window, countIncludePad: pool.countIncludePad)
       default: throw unsupported()
       }
     case .globalAvgPool:
       let shape = graph.shapes[node.inputs[0]]!
-      let window = Window2D(kernelH: shape[2], kernelW: shape.count > 3 ? shape[3] : 1)
+      guard shape.count == 4 else { throw graph.error(node, "relevance through GlobalAveragePool needs a 4-D input, got \(shape)") }
+      let window = Window2D(kernelH: shape[2], kernelW: shape[3])
       switch rule {
       case .proportional: return .proportional(window)
-      case .uniform, .gradient: return .uniform(window)
+      case .uniform, .gradient: return .uniform(window, countIncludePad: false)
       default: throw unsupported()
       }
     case .relu, .leakyRelu, .clip:
@@ -131,6 +134,9 @@ public struct RelevancePlan: Sendable {
       }
     case .elementwise(let op):
       let live = node.inputs.filter { !graph.isConstant($0) }
+      if live.count == 1, graph.shapes[live[0]] != graph.shapes[node.output] {
+        throw graph.error(node, "relevance through \(op.onnxName) that broadcasts its input \(graph.shapes[live[0]] ?? []) to \(graph.shapes[node.output] ?? []) is not supported")
+      }
       if live.count == 1 {
         guard rule == .gradient else {
           guard rule == .pass else { throw unsupported() }

@@ -40,7 +40,11 @@ public enum NPY {
       guard let n = Int(part.trimmingCharacters(in: .whitespaces)), n >= 0 else { throw fail("bad shape") }
       return n
     }
-    let count = shape.elementCount
+    let (count, overflow) = shape.reduce((1, false)) { acc, d in
+      let (p, o) = acc.0.multipliedReportingOverflow(by: d)
+      return (p, acc.1 || o)
+    }
+    guard !overflow, count <= Int.max / 8 else { throw fail("implausible shape \(shape)") }
     let body = headerStart + headerLength
     let (size, convert): (Int, (UnsafeRawBufferPointer, Int) -> Float) = try {
       switch descr {

@@ -113,11 +113,19 @@ struct ONNXFile {
     self.initializers = initializers
 
     var nodes: [NodeRecord] = []
+    var usedNames: Set<String> = []
     for i in 0..<graph.n_node {
       let node = graph.node[i]!.pointee
       let opType = string(node.op_type)
       var name = string(node.name)
       if name.isEmpty { name = "\(opType.isEmpty ? "node" : opType)_\(i)" }
+      // Node names identify nodes in messages, rule globs and traces: make them unique.
+      if usedNames.contains(name) {
+        var k = 2
+        while usedNames.contains("\(name)_\(k)") { k += 1 }
+        name = "\(name)_\(k)"
+      }
+      usedNames.insert(name)
       var attributes: [String: Attribute.Value] = [:]
       for a in 0..<node.n_attribute {
         let attribute = node.attribute[a]!

@@ -53,7 +53,7 @@ func mapIndices(_ shape: [Int], _ body: ([Int]) -> Int) -> [Int] {
 /// Normalizes a possibly negative axis against `rank`; nil when out of range.
 func normalizedAxis(_ axis: Int, rank: Int) -> Int? {
   let a = axis < 0 ? axis + rank : axis
-  return (0..<max(rank, 1)).contains(a) || (rank == 0 && a == 0) ? a : nil
+  return (0..<rank).contains(a) ? a : nil
 }
 
 /// Largest number of elements clrp accepts in one tensor (2^31, 8 GiB of float32); larger

@@ -5,7 +5,12 @@ public struct RemoveIdentities: GraphPass {
 
   public func run(on graph: inout Graph) throws -> Bool {
     guard let index = graph.nodes.firstIndex(where: { $0.op == .identity || $0.op == .dropout }) else { return false }
-    let node = graph.nodes.remove(at: index)
+    let node = graph.nodes[index]
+    let readers = Set(graph.nodes.flatMap(\.inputs)).union(graph.outputs)
+    if let mask = node.outputs.dropFirst().first(where: { !$0.isEmpty && readers.contains($0) }) {
+      throw graph.error(node, "its mask output '\(mask)' is read; clrp runs inference graphs, where Dropout has no mask")
+    }
+    graph.nodes.remove(at: index)
     graph.replaceUses(of: node.output, with: node.inputs[0])
     _ = try run(on: &graph)
     return true

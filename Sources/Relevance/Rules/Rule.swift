@@ -61,12 +61,15 @@ public struct LinearRule: Equatable, Sendable, CustomStringConvertible {
 
   public init(_ kind: Kind, bias: Bool? = nil, epsilon: Float = 1e-6) {
     self.kind = kind
-    switch kind {
-    case .epsilon(let e): self.epsilon = e == 0 ? 1e-12 : e
-    case .gamma: self.epsilon = epsilon
-    default: self.epsilon = epsilon
+    if case .epsilon(let e) = kind {
+      self.epsilon = e == 0 ? 1e-12 : e  // the z-rule, stabilized only against 0
+    } else {
+      self.epsilon = epsilon
     }
-    self.bias = bias ?? LinearRule.defaultBias(kind)
+    switch kind {
+    case .wSquare, .flat, .gradient: self.bias = false  // these rules never see a bias
+    default: self.bias = bias ?? LinearRule.defaultBias(kind)
+    }
   }
 
   /// Biases take part in epsilon and gamma, and are bypassed by z⁺, alpha-beta and z^B (the

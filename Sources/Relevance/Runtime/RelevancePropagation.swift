@@ -49,7 +49,7 @@ extension RelevancePlan {
   public func explain(_ input: Tensor, signals: Tensor, at value: ValueName, layerSums: Bool = true) throws -> RelevanceResult {
     let forwardValues = try forward.run(input, keep: kept.union([value]))
     guard let start = forwardValues[value] else {
-      throw ModelError(file: graph.source, "value '\(value)' is not computed by the graph")
+      throw ModelError(file: graph.source, "value '\(value)' is not computed by the graph, or not kept by this plan (a conv or dense output that runs fused with its ReLU: start at the ReLU's output)")
     }
     guard Array(signals.shape.dropFirst()) == Array(start.shape.dropFirst()) else {
       throw ModelError(file: graph.source, "signals of shape \(signals.shape) do not match '\(value)' of shape \(start.shape) (expected [K] + \(Array(start.shape.dropFirst())))")
@@ -96,7 +96,8 @@ extension RelevancePlan {
   func backward(_ step: Backward, node: Node, _ r: Tensor, _ values: [ValueName: Tensor], _ k: Int,
                 zeros: inout Int) -> [(ValueName, Tensor)] {
     let x = node.inputs[0]
-    let inputShape = [k] + graph.shapes[x].map { Array($0.dropFirst()) }!
+    guard node.inputs.contains(where: { !$0.isEmpty && !graph.isConstant($0) }) else { return [] }
+    let inputShape = [k] + (graph.shape(of: x).map { Array($0.dropFirst()) } ?? [])
     switch step {
     case .pass:
       let live = node.inputs.first { !graph.isConstant($0) }!
@@ -122,10 +123,13 @@ extension RelevancePlan {
       let a = values[x]!
       let s = r.dividedStabilized(by: WindowSums.sum(a, window), epsilon: 1e-6, zeros: &zeros)
       return [(x, WindowSums.scatter(s, window, inputShape: inputShape).multiplied(byImage: a))]
-    case .uniform(let window):
+    case .uniform(let window, let countIncludePad):
       let imageShape = graph.shapes[x]!
-      let counts = WindowSums.sum(Tensor(shape: imageShape, data: [Float](repeating: 1, count: imageShape.elementCount)), window)
-      let s = r.dividedStabilized(by: counts, epsilon: 0, zeros: &zeros)
+      let ones = Tensor(shape: imageShape, data: [Float](repeating: 1, count: imageShape.elementCount))
+      // avgPool(1) = taps in bounds / divisor, so 1 / divisor = avgPool(1) / taps in bounds.
+      let inBounds = WindowSums.sum(ones, window)
+      let average = Kernels.avgPool2d(ones, window: window, countIncludePad: countIncludePad)
+      let s = r.multiplied(byImage: Tensor(shape: average.shape, data: zip(average.data, inBounds.data).map { $1 > 0 ? $0 / $1 : 0 }))
       return [(x, WindowSums.scatter(s, window, inputShape: inputShape))]
     case .activationGradient(let op):
       let a = values[x]!
