@@ -89,8 +89,7 @@ struct Bench: ParsableCommand {
         }
       }
       if json {
-        let data = try JSONSerialization.data(withJSONObject: result, options: [.prettyPrinted, .sortedKeys])
-        print(String(decoding: data, as: UTF8.self))
+        try printJSON(result)
         return
       }
       print("\(self.model)  input \(formatShape(shape)), \(what), \(runs) runs, OpenBLAS kernels \(BLASCore.current)")

@@ -37,6 +37,12 @@ func reportingErrors(_ body: () throws -> Void) throws {
   }
 }
 
+/// Prints a JSON object (sorted keys, indented) to stdout.
+func printJSON(_ object: Any) throws {
+  let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+  print(String(decoding: data, as: UTF8.self))
+}
+
 /// Loads a model, printing its notes (e.g. a newer opset) to stderr.
 func loadModel(_ path: String) throws -> Model {
   let model = try Model(path: path)

@@ -57,8 +57,7 @@ struct Classify: ParsableCommand {
         }
       }
       if json {
-        let data = try JSONSerialization.data(withJSONObject: report.count == 1 ? report[0] : report, options: [.prettyPrinted, .sortedKeys])
-        print(String(decoding: data, as: UTF8.self))
+        try printJSON(report.count == 1 ? report[0] : report)
       }
     }
   }

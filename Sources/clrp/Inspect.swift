@@ -83,8 +83,7 @@ struct Inspect: ParsableCommand {
           object["rules"] = ["name": ruleSet.name ?? "", "source": ruleSet.source, "notes": assignment.notes]
           object["preprocess"] = preprocessing?.name ?? NSNull()
         }
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
-        print(String(decoding: data, as: UTF8.self))
+        try printJSON(object)
         return
       }
       print("\(self.model)  (producer: \(graph.producer.isEmpty ? "unknown" : graph.producer), opset \(graph.opsetVersion))")

@@ -54,7 +54,7 @@ struct Verify: ParsableCommand {
         let conserving = Self.shouldConserve(rule)
         var why: [String] = []
         if case .linear(let linear) = rule {
-          if linear.bias { why.append("bias absorption") }
+          if linear.bias, graph.constant(graph.nodes[index], 2) != nil { why.append("bias absorption") }
           if case .epsilon = linear.kind { why.append("stabilizer") }
           if case .gamma = linear.kind { why.append("stabilizer") }
         }
@@ -70,8 +70,7 @@ struct Verify: ParsableCommand {
       if json {
         let object: [String: Any] = ["model": self.model, "rules": rules, "class": cls, "score": Double(initial),
                                      "input_relevance": Double(total), "layers": rows, "failures": failures]
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
-        print(String(decoding: data, as: UTF8.self))
+        try printJSON(object)
       } else {
         print("\(self.model): class \(cls), score \(initial), rules \(rules)\n")
         let table = TextTable(columns: ["node", "op", "rule", "R out", "R in", "in/out", "in/score", "leak"], rightAligned: [3, 4, 5, 6])
@@ -107,37 +106,4 @@ struct Verify: ParsableCommand {
     case .gradient: return false
     }
   }
-}
-
-/// Reads an image tensor for a model input of `shape` (batch 1), batch axis optional.
-func loadImageTensor(_ path: String, shape: [Int]) throws -> Tensor {
-  let tensor = try NPY.read(path: path)
-  if tensor.shape == shape { return tensor }
-  if tensor.shape == Array(shape.dropFirst()) { return tensor.reshaped(shape) }
-  throw ModelError(file: path, "has shape \(tensor.shape); the model takes \(Array(shape.dropFirst())) (batch axis optional)")
-}
-
-/// A seeded random image: pixels uniform in the preprocessing range, normalized; else standard-ish noise.
-func randomImage(_ shape: [Int], _ preprocessing: Preprocessing?) -> Tensor {
-  var state: UInt64 = 2018
-  func next() -> Float {
-    state = state &* 6364136223846793005 &+ 1442695040888963407
-    return Float(state >> 40) / Float(1 << 24)
-  }
-  let channels = shape.count > 1 ? shape[1] : 1
-  let spatial = shape.elementCount / max(channels, 1)
-  var data = [Float](repeating: 0, count: shape.elementCount)
-  for c in 0..<channels {
-    for i in 0..<spatial {
-      let u = next()
-      if let p = preprocessing, [1, channels].contains(p.mean.count), [1, channels].contains(p.std.count) {
-        let mean = p.mean.count == 1 ? p.mean[0] : p.mean[c], std = p.std.count == 1 ? p.std[0] : p.std[c]
-        let pixel = p.range.lowerBound + Double(u) * (p.range.upperBound - p.range.lowerBound)
-        data[c * spatial + i] = Float((pixel - mean) / std)
-      } else {
-        data[c * spatial + i] = 2 * u - 1
-      }
-    }
-  }
-  return Tensor(shape: shape, data: data)
 }

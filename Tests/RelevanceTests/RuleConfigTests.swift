@@ -88,7 +88,7 @@ final class RuleConfigTests: XCTestCase {
     for i in maxPools { XCTAssertEqual(paper.rules[i], .winnerTakeAll) }
     let avg = try XCTUnwrap(vgg.nodes.firstIndex { if case .avgPool = $0.op { return true } else { return false } })
     XCTAssertEqual(paper.rules[avg], .proportional)
-    for (i, node) in vgg.nodes.enumerated() where node.op == .relu || node.op.isReshape {
+    for (i, node) in vgg.nodes.enumerated() where node.op == .relu || node.op == .flatten(axis: 1) {
       XCTAssertEqual(paper.rules[i], .pass)
       XCTAssertEqual(paper.reasons[i], "default: pass")
       XCTAssertNil(paper.entryIndices[i])

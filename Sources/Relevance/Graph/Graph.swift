@@ -103,15 +103,6 @@ public struct Graph: Sendable {
     for j in outputs.indices where outputs[j] == old { outputs[j] = new }
   }
 
-  /// A constant name not yet used in the graph, derived from `base`.
-  public func freshName(_ base: String) -> ValueName {
-    var name = base
-    var k = 1
-    let used = Set(nodes.flatMap { $0.outputs }).union(constants.keys).union([input])
-    while used.contains(name) { name = "\(base)_\(k)"; k += 1 }
-    return name
-  }
-
   /// Drops constants that no node reads.
   public mutating func removeUnusedConstants() {
     let read = Set(nodes.flatMap { $0.inputs }).union(outputs)

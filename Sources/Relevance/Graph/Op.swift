@@ -123,14 +123,6 @@ public enum Op: Equatable, Sendable {
     case .constantOfShape: return "ConstantOfShape"
     }
   }
-
-  /// Ops that only change how the data is indexed, not the values.
-  public var isReshape: Bool {
-    switch self {
-    case .flatten, .reshape, .squeeze, .unsqueeze, .identity, .dropout: return true
-    default: return false
-    }
-  }
 }
 
 extension BinaryOp {

@@ -128,9 +128,6 @@ public enum ONNXImporter {
         op = .concat(axis: try attributes.int("axis", 1))
       case "Flatten": op = .flatten(axis: try attributes.int("axis", 1))
       case "Reshape":
-        if opset < 5, let shape = try attributes.ints("shape") {
-          inputs = [inputs[0], addConstant(Constant(shape: [shape.count], ints: shape), suffix: "shape")]
-        }
         op = .reshape(allowZero: try attributes.int("allowzero", 0) != 0)
       case "Transpose":
         op = .transpose(perm: try attributes.ints("perm") ?? [])

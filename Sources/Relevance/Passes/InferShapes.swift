@@ -134,12 +134,13 @@ struct NodeShapes {
       let a = try axis(axisValue, rank: outShape.count)
       let outer = outShape[..<a].reduce(1, *)
       let anyFloat = parts.contains { $0.isFloat }
+      let partFloats = anyFloat ? parts.map(\.floats) : [], partInts = anyFloat ? [] : parts.map(\.ints)
       var floats: [Float] = [], ints: [Int] = []
       for o in 0..<outer {
-        for part in parts {
+        for (p, part) in parts.enumerated() {
           let block = part.shape[a...].reduce(1, *)
-          if anyFloat { floats += part.floats[(o * block)..<((o + 1) * block)] }
-          else { ints += part.ints[(o * block)..<((o + 1) * block)] }
+          if anyFloat { floats += partFloats[p][(o * block)..<((o + 1) * block)] }
+          else { ints += partInts[p][(o * block)..<((o + 1) * block)] }
         }
       }
       return anyFloat ? Constant(shape: outShape, floats: floats) : Constant(shape: outShape, ints: ints)
@@ -280,6 +281,9 @@ struct NodeShapes {
       return out
     case .squeeze(let attributeAxes):
       let x = try shape(0)
+      if attributeAxes == nil, node.inputs.count > 1, !node.inputs[1].isEmpty, constant(1) == nil {
+        throw fail("its axes input must be a constant or computable from shapes")
+      }
       let axes = try attributeAxes ?? constant(1)?.ints ?? x.indices.filter { x[$0] == 1 }
       let normalized = try Set(axes.map { try axis($0, rank: x.count) })
       guard normalized.allSatisfy({ x[$0] == 1 }) else { throw fail("cannot squeeze axes \(axes) of \(x)") }

@@ -1,0 +1,35 @@
+import Foundation
+import Relevance
+
+/// Reads an image tensor for a model input of `shape` (batch 1), batch axis optional.
+func loadImageTensor(_ path: String, shape: [Int]) throws -> Tensor {
+  let tensor = try NPY.read(path: path)
+  if tensor.shape == shape { return tensor }
+  if tensor.shape == Array(shape.dropFirst()) { return tensor.reshaped(shape) }
+  throw ModelError(file: path, "has shape \(tensor.shape); the model takes \(Array(shape.dropFirst())) (batch axis optional)")
+}
+
+/// A seeded random image: pixels uniform in the preprocessing range, normalized; else standard-ish noise.
+func randomImage(_ shape: [Int], _ preprocessing: Preprocessing?) -> Tensor {
+  var state: UInt64 = 2018
+  func next() -> Float {
+    state = state &* 6364136223846793005 &+ 1442695040888963407
+    return Float(state >> 40) / Float(1 << 24)
+  }
+  let channels = shape.count > 1 ? shape[1] : 1
+  let spatial = shape.elementCount / max(channels, 1)
+  var data = [Float](repeating: 0, count: shape.elementCount)
+  for c in 0..<channels {
+    for i in 0..<spatial {
+      let u = next()
+      if let p = preprocessing, [1, channels].contains(p.mean.count), [1, channels].contains(p.std.count) {
+        let mean = p.mean.count == 1 ? p.mean[0] : p.mean[c], std = p.std.count == 1 ? p.std[0] : p.std[c]
+        let pixel = p.range.lowerBound + Double(u) * (p.range.upperBound - p.range.lowerBound)
+        data[c * spatial + i] = Float((pixel - mean) / std)
+      } else {
+        data[c * spatial + i] = 2 * u - 1
+      }
+    }
+  }
+  return Tensor(shape: shape, data: data)
+}
