@@ -542,3 +542,32 @@ extension RuleConfigTests {
     XCTAssertEqual(assignment.reasons[1], "entry 8 (op: Relu)")
   }
 }
+
+/// zbox bounds from the preprocessing pass through input normalization kept in the graph.
+final class NormalizedInputBoundsTests: XCTestCase {
+  func testBoundsAreMappedThroughInGraphNormalization() throws {
+    let mean: [Float] = [0.5, 0.25, -1], std: [Float] = [2, 0.5, -4]
+    let nodes = [
+      Node(name: "sub", op: .elementwise(.sub), inputs: ["x", "mean"], outputs: ["centered"], sourceOpType: "Sub"),
+      Node(name: "div", op: .elementwise(.div), inputs: ["centered", "std"], outputs: ["normalized"], sourceOpType: "Div"),
+      Node(name: "conv", op: .conv(Conv2D(window: Window2D(kernelH: 1, kernelW: 1), group: 1, autoPad: .explicit)),
+           inputs: ["normalized", "w"], outputs: ["y"], sourceOpType: "Conv"),
+    ]
+    let graph = Graph(name: "norm", source: "test", input: "x", declaredInputShape: [.fixed(1), .fixed(3), .fixed(4), .fixed(4)],
+                      outputs: ["y"], nodes: nodes,
+                      constants: ["mean": Constant(shape: [1, 3, 1, 1], floats: mean), "std": Constant(shape: [3, 1, 1], floats: std),
+                                  "w": Constant(shape: [2, 3, 1, 1], floats: [1, 2, 3, 4, 5, 6])],
+                      opsetVersion: 13, producer: "test")
+    let canonical = try Canonicalizer.canonicalize(graph, inputShape: [1, 3, 4, 4])
+    XCTAssertEqual(canonical.nodes.count, 3, "normalization stays explicit")
+    let rules = try RuleSet.load(nameOrPath: "paper").assign(to: canonical, preprocessing: .unit).rules
+    guard case .linear(let rule)? = rules[2], case .zBox(let low, let high) = rule.kind else {
+      return XCTFail("the conv should get zbox, got \(String(describing: rules[2]))")
+    }
+    for c in 0..<3 {
+      let a = (0 - mean[c]) / std[c], b = (1 - mean[c]) / std[c]
+      XCTAssertEqual(low[c], min(a, b), accuracy: 1e-6)
+      XCTAssertEqual(high[c], max(a, b), accuracy: 1e-6)
+    }
+  }
+}

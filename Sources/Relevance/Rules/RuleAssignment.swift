@@ -91,13 +91,20 @@ extension RuleSet {
       guard let preprocessing else {
         throw fail("zbox needs the input's value range: give `low` and `high` in the entry, or the preprocessing (--preprocess imagenet|unit|FILE)")
       }
-      guard readsModelInput(node, graph) else {
-        throw fail("zbox takes its bounds from the preprocessing only on a layer that reads the model input; give `low` and `high` for this one")
-      }
       let channels = try inputChannels(node, graph, fail)
+      guard let map = inputMap(node, graph, channels: channels) else {
+        throw fail("zbox takes its bounds from the preprocessing only on a layer that reads the model input (through data movement and per-channel constant normalization); give `low` and `high` for this one")
+      }
       do {
         let bounds = try preprocessing.zBoxBounds(channels: channels)
-        return .linear(LinearRule(.zBox(low: bounds.low, high: bounds.high), bias: bias))
+        // The model's own normalization x·scale + shift maps the bounds (a negative scale swaps them).
+        let ends = (0..<channels).map { c -> (Float, Float) in
+          let l = bounds.low.count == 1 ? bounds.low[0] : bounds.low[c]
+          let h = bounds.high.count == 1 ? bounds.high[0] : bounds.high[c]
+          let a = l * map.scale[c] + map.shift[c], b = h * map.scale[c] + map.shift[c]
+          return (min(a, b), max(a, b))
+        }
+        return .linear(LinearRule(.zBox(low: ends.map(\.0), high: ends.map(\.1)), bias: bias))
       } catch let error as ModelError {
         throw fail(error.message)
       }
@@ -116,20 +123,49 @@ extension RuleSet {
     return shape[1]
   }
 
-  /// Whether the node's data input is the model input, possibly through data-movement ops
-  /// (transpose, reshapes, pad) that keep the values.
-  func readsModelInput(_ node: Node, _ graph: Graph) -> Bool {
+  /// How the node's data input depends on the model input, when it is the model input moved
+  /// by data-movement ops (transpose, reshapes, pad) and changed by constant per-channel
+  /// Add/Sub/Mul/Div (input normalization kept in the graph): layer input = x·scale[c] + shift[c].
+  /// Nil when the input is computed otherwise. Channels are those of the layer's input (axis 1).
+  func inputMap(_ node: Node, _ graph: Graph, channels: Int) -> (scale: [Float], shift: [Float])? {
     let producers = graph.producers()
+    var chain: [Node] = []
     var value = node.inputs[0]
     while value != graph.input {
-      guard let p = producers[value] else { return false }
-      switch graph.nodes[p].op {
+      guard let p = producers[value] else { return nil }
+      let n = graph.nodes[p]
+      switch n.op {
       case .transpose, .pad, .flatten, .reshape, .squeeze, .unsqueeze, .identity, .dropout:
-        value = graph.nodes[p].inputs[0]
+        value = n.inputs[0]
+      case .elementwise:
+        guard let live = n.inputs.first(where: { !graph.isConstant($0) }), n.inputs.count == 2 else { return nil }
+        chain.append(n)
+        value = live
       default:
-        return false
+        return nil
       }
     }
-    return true
+    var scale = [Float](repeating: 1, count: channels), shift = [Float](repeating: 0, count: channels)
+    for n in chain.reversed() {
+      guard case .elementwise(let op) = n.op, let outShape = graph.shapes[n.output],
+            outShape.count >= 2, outShape[1] == channels else { return nil }
+      let constantIndex = graph.isConstant(n.inputs[0]) ? 0 : 1
+      let c = graph.constants[n.inputs[constantIndex]]!
+      let padded = [Int](repeating: 1, count: max(0, outShape.count - c.shape.count)) + c.shape
+      guard padded.count == outShape.count, padded.enumerated().allSatisfy({ $0.offset == 1 || $0.element == 1 }) else { return nil }
+      let v = padded[1] == 1 ? [Float](repeating: c.floats[0], count: channels) : c.floats
+      guard v.count == channels else { return nil }
+      for k in 0..<channels {
+        switch (op, constantIndex) {
+        case (.add, _): shift[k] += v[k]
+        case (.sub, 1): shift[k] -= v[k]
+        case (.sub, _): scale[k] = -scale[k]; shift[k] = v[k] - shift[k]
+        case (.mul, _): scale[k] *= v[k]; shift[k] *= v[k]
+        case (.div, 1): scale[k] /= v[k]; shift[k] /= v[k]
+        case (.div, _): return nil
+        }
+      }
+    }
+    return (scale, shift)
   }
 }
