@@ -49,7 +49,10 @@ final class ZennitReferenceTests: XCTestCase {
       let input = try NPY.read(path: Fixtures.path(entry.input))
       let graph = try model.canonical(inputShape: input.shape)
       for (preset, p) in entry.presets.sorted(by: { $0.key < $1.key }) {
-        let plan = try RelevancePlan(graph: graph, rules: Self.rules(preset, graph, p))
+        // The preset file must choose the same rules as the ones written out here.
+        let fromPreset = try RuleSet.load(nameOrPath: preset).assign(to: graph, preprocessing: .imagenet).rules
+        XCTAssertEqual(fromPreset.map { ($0 ?? .pass).description }, Self.rules(preset, graph, p).map { ($0 ?? .pass).description }, "\(name) \(preset)")
+        let plan = try RelevancePlan(graph: graph, rules: fromPreset)
         let result = try plan.explain(input, classes: [entry.target_class])
         let expected = try NPY.read(path: Fixtures.path(p.relevance))
         XCTAssertEqual(result.input.shape, expected.shape)
