@@ -104,6 +104,16 @@ final class PoolingTests: XCTestCase {
     }
   }
 
+  func testMaxPoolValuesMatchReference() {
+    var rng = SplitMix64(seed: 12)
+    for (name, window) in Self.windows {
+      for shape in Self.shapes where fits(window, shape) {
+        let x = rng.tensor(shape)
+        XCTAssertEqual(Kernels.maxPool2dValues(x, window: window), referenceMaxPool(x, window).0, "\(name) \(shape)")
+      }
+    }
+  }
+
   func testMaxPoolNeverPicksPadding() {
     let x = Tensor(shape: [1, 1, 3, 3], data: [Float](repeating: -5, count: 9))
     let window = Window2D(kernelH: 2, kernelW: 2, strideH: 2, strideW: 2, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1,

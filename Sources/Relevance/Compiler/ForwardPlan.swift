@@ -92,7 +92,7 @@ public struct ForwardPlan: Sendable {
     case .leakyRelu(let alpha): return { Kernels.leakyRelu($0[0], alpha: alpha) }
     case .clip(let low, let high):
       return { Kernels.clip($0[0], min: low.isFinite ? low : nil, max: high.isFinite ? high : nil) }
-    case .maxPool(let pool): return { Kernels.maxPool2d($0[0], window: pool.window).output }
+    case .maxPool(let pool): return { Kernels.maxPool2dValues($0[0], window: pool.window) }
     case .avgPool(let pool):
       return { Kernels.avgPool2d($0[0], window: pool.window, countIncludePad: pool.countIncludePad) }
     case .globalAvgPool: return { Kernels.globalAvgPool($0[0]).reshaped(outputShape) }
@@ -139,7 +139,11 @@ public struct ForwardPlan: Sendable {
       if let profile = Profile.shared {
         let start = DispatchTime.now().uptimeNanoseconds
         values[step.output] = step.kernel(operands)
-        profile.record(graph.nodes[step.node].op.name, DispatchTime.now().uptimeNanoseconds - start)
+        let node = graph.nodes[step.node]
+        var key = node.op.name
+        if case .conv(let conv) = node.op { key += " \(conv.window.kernelH)x\(conv.window.kernelW)/\(conv.window.strideH)" }
+        if case .maxPool = node.op { key += " \(graph.shapes[node.inputs[0]] ?? [])" }
+        profile.record(key, DispatchTime.now().uptimeNanoseconds - start)
       } else {
         values[step.output] = step.kernel(operands)
       }
