@@ -20,7 +20,8 @@ public struct LayerRelevance: Sendable {
   public var rule: String
   public var outputSums: [Float]
   public var inputSums: [Float]
-  /// Output positions whose denominator was exactly 0 while relevance arrived (it is dropped).
+  /// Output positions whose denominator was exactly 0 while relevance arrived there (that share
+  /// is lost: all of it for single-denominator rules, one side of it for alpha-beta).
   public var zeroDenominators: Int
 }
 
