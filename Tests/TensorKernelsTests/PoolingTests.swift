@@ -114,6 +114,32 @@ final class PoolingTests: XCTestCase {
     }
   }
 
+  /// Unit-stride windows as wide as their input take the flattened-plane path of `maxPool2dValues`:
+  /// asymmetric and dilated windows, rows with no tap in the input, ties, and planes narrower than
+  /// and wider than one vector.
+  func testMaxPoolValuesUnitStrideSameWidth() {
+    var rng = SplitMix64(seed: 12)
+    let windows: [(String, Window2D)] = [
+      ("3x3 pads 2,0,0,2", Window2D(kernelH: 3, kernelW: 3, padTop: 2, padLeft: 0, padBottom: 0, padRight: 2)),
+      ("2x2 pads 1,1,0,0", Window2D(kernelH: 2, kernelW: 2, padTop: 1, padLeft: 1, padBottom: 0, padRight: 0)),
+      ("3x3 dilated 2", Window2D(kernelH: 3, kernelW: 3, dilationH: 2, dilationW: 2, padTop: 2, padLeft: 2, padBottom: 2, padRight: 2)),
+      ("rows without taps", Window2D(kernelH: 3, kernelW: 3, padTop: 4, padLeft: 1, padBottom: 0, padRight: 1)),
+      ("5x1", Window2D(kernelH: 5, kernelW: 1, padTop: 2, padBottom: 2)),
+      ("3x3 pad 1", Window2D(kernelH: 3, kernelW: 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1)),
+    ]
+    for (name, window) in windows {
+      for shape in [[1, 3, 14, 14], [2, 2, 7, 7], [1, 2, 5, 37], [1, 1, 1, 1], [1, 2, 3, 2]] where fits(window, shape) {
+        for coarse in [false, true] {
+          let x = coarse ? rng.coarseTensor(shape, levels: 1) : rng.tensor(shape)
+          let (oH, oW) = window.outputSize(height: shape[2], width: shape[3])
+          XCTAssertEqual(oW, shape[3], name)
+          guard oH > 0 else { continue }
+          XCTAssertEqual(Kernels.maxPool2dValues(x, window: window), referenceMaxPool(x, window).0, "\(name) \(shape)")
+        }
+      }
+    }
+  }
+
   func testMaxPoolNeverPicksPadding() {
     let x = Tensor(shape: [1, 1, 3, 3], data: [Float](repeating: -5, count: 9))
     let window = Window2D(kernelH: 2, kernelW: 2, strideH: 2, strideW: 2, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1,
