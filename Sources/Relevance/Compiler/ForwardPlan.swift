@@ -12,8 +12,9 @@ public struct ForwardPlan: Sendable {
   struct Step: Sendable {
     let node: Int
     let operands: [Operand]
-    let output: Int
-    let kernel: @Sendable ([Tensor]) -> Tensor
+    /// Slots of the values the kernel returns, in order.
+    let outputs: [Int]
+    let kernel: @Sendable ([Tensor]) -> [Tensor]
   }
 
   public let graph: Graph
@@ -23,13 +24,19 @@ public struct ForwardPlan: Sendable {
   /// For each slot, the index of the last step that reads it (-1 when only an output).
   let lastRead: [Int]
 
+  /// The name under which a max-pool node's switches (see `maxPoolSwitches`) are kept.
+  public static func switchesName(of node: Node) -> ValueName { node.output + "#switches" }
+
   /// Compiles a canonical graph (see `Canonicalizer`); ops left uncanonical are errors.
   /// A ReLU, LeakyReLU or Clip whose input comes from a conv or dense layer that nothing else
   /// reads runs in place on that layer's output, unless the layer's output is in `keep`.
-  public init(graph: Graph, keep: Set<ValueName> = []) throws {
+  /// The max-pool nodes whose indices are in `switches` also produce their arg-max switches,
+  /// as a value named `switchesName(of:)` (flat in-plane indices stored as floats).
+  public init(graph: Graph, keep: Set<ValueName> = [], switches: Set<Int> = []) throws {
     self.graph = graph
     var slots: [ValueName: Int] = [graph.input: 0]
     for node in graph.nodes { for output in node.outputs where slots[output] == nil { slots[output] = slots.count } }
+    for index in switches { slots[ForwardPlan.switchesName(of: graph.nodes[index])] = slots.count }
     let consumers = graph.consumers(), producers = graph.producers()
     var fused: [Int: Node] = [:]  // producer index → activation node applied to its output
     for node in graph.nodes {
@@ -66,7 +73,15 @@ public struct ForwardPlan: Sendable {
         }
         output = slots[activation.output]!
       }
-      steps.append(Step(node: index, operands: operands, output: output, kernel: kernel))
+      if switches.contains(index), case .maxPool(let pool) = node.op {
+        steps.append(Step(node: index, operands: operands, outputs: [output, slots[ForwardPlan.switchesName(of: node)]!]) {
+          let (y, argmax) = Kernels.maxPool2d($0[0], window: pool.window)
+          return [y, Tensor(shape: y.shape, data: argmax.map { Float($0) })]
+        })
+        continue
+      }
+      let single = kernel
+      steps.append(Step(node: index, operands: operands, outputs: [output]) { [single($0)] })
     }
     self.steps = steps
     self.slots = slots
@@ -138,14 +153,14 @@ public struct ForwardPlan: Sendable {
       }
       if let profile = Profile.shared {
         let start = DispatchTime.now().uptimeNanoseconds
-        values[step.output] = step.kernel(operands)
+        for (slot, value) in zip(step.outputs, step.kernel(operands)) { values[slot] = value }
         let node = graph.nodes[step.node]
         var key = node.op.name
         if case .conv(let conv) = node.op { key += " \(conv.window.kernelH)x\(conv.window.kernelW)/\(conv.window.strideH)" }
         if case .maxPool = node.op { key += " \(graph.shapes[node.inputs[0]] ?? [])" }
         profile.record(key, DispatchTime.now().uptimeNanoseconds - start)
       } else {
-        values[step.output] = step.kernel(operands)
+        for (slot, value) in zip(step.outputs, step.kernel(operands)) { values[slot] = value }
       }
     }
     var result: [ValueName: Tensor] = [:]

@@ -83,6 +83,14 @@ struct LinearRuleLowering: Sendable {
     return copy
   }
 
+  /// Whether the single denominator is the layer's own pre-activation z = a·W + b (the epsilon
+  /// and zero rules with bias): then the forward pass has computed it already.
+  var denominatorIsForwardOutput: Bool {
+    guard normalized, denominators.count == 1, let d = denominators.first, d.terms.count == 1 else { return false }
+    let t = d.terms[0]
+    return t.input == .activation && t.weight == .plain && t.coefficient == 1 && d.bias == .plain
+  }
+
   /// The weight variants the rule reads, to be built once per compiled plan.
   var weightVariants: Set<Weight> { Set(denominators.flatMap { $0.terms.map(\.weight) }) }
 

@@ -11,7 +11,8 @@ public struct RelevancePlan: Sendable {
     case transpose(inverse: [Int])
     case concat(axis: Int)
     case crop(pads: [Int])
-    case winnerTakeAll(Window2D)
+    /// Each window's relevance to its arg-max input; the switches come from the forward pass.
+    case winnerTakeAll
     case proportional(Window2D)
     /// R_j / divisor_j to every in-bounds position of window j, divisor as the forward pass
     /// averaged (padded positions count with count_include_pad): the average-pool gradient.
@@ -63,6 +64,7 @@ public struct RelevancePlan: Sendable {
     self.rules = rules
     var steps: [Backward] = []
     var kept: Set<ValueName> = []
+    var switches: Set<Int> = []
     let nonNegative = graph.nonNegativeValues()
     for (index, node) in graph.nodes.enumerated() {
       let step = try RelevancePlan.lower(node, rule: rules[index] ?? .pass, graph: graph,
@@ -71,13 +73,18 @@ public struct RelevancePlan: Sendable {
       switch step {
       case .pass, .reshape, .transpose, .concat, .crop, .uniform: break
       case .residualSplit: kept.formUnion(node.inputs)
+      case .winnerTakeAll:
+        switches.insert(index)
+        kept.insert(ForwardPlan.switchesName(of: node))
+      case .linear(let linear) where linear.lowering.denominatorIsForwardOutput:
+        kept.formUnion([node.inputs[0], node.output])
       default: kept.insert(node.inputs[0])
       }
       steps.append(step)
     }
     self.steps = steps
     self.kept = kept
-    forward = try ForwardPlan(graph: graph, keep: kept)
+    forward = try ForwardPlan(graph: graph, keep: kept, switches: switches)
   }
 
   static func lower(_ node: Node, rule: Rule, graph: Graph, nonNegativeInput: Bool = false,
@@ -96,7 +103,7 @@ public struct RelevancePlan: Sendable {
     case .maxPool(let pool), .avgPool(let pool):
       let isMax: Bool = { if case .maxPool = node.op { return true } else { return false } }()
       switch rule {
-      case .winnerTakeAll where isMax, .gradient where isMax: return .winnerTakeAll(pool.window)
+      case .winnerTakeAll where isMax, .gradient where isMax: return .winnerTakeAll
       case .proportional: return .proportional(pool.window)
       case .uniform where !isMax, .gradient where !isMax: return .uniform(pool.window, countIncludePad: pool.countIncludePad)
       default: throw unsupported()

@@ -116,8 +116,8 @@ extension RelevancePlan {
         defer { offset += size }
         return (name, r.slice(axis: axis, range: offset..<(offset + size)))
       }
-    case .winnerTakeAll(let window):
-      let argmax = Kernels.maxPool2d(values[x]!, window: window).argmax
+    case .winnerTakeAll:
+      let argmax = values[ForwardPlan.switchesName(of: node)]!.data.map { Int32($0) }
       let tiled = Array([[Int32]](repeating: argmax, count: k).joined())
       return [(x, Kernels.maxPoolScatter(r, argmax: tiled, inputShape: inputShape))]
     case .proportional(let window):
@@ -151,7 +151,8 @@ extension RelevancePlan {
       let s = r.dividedStabilized(by: Tensor(shape: a.shape, data: zip(a.data, b.data).map(+)), epsilon: 1e-6, zeros: &zeros)
       return [(node.inputs[0], s.multiplied(byImage: a)), (node.inputs[1], s.multiplied(byImage: b))]
     case .linear(let linear):
-      return [(x, linear.relevance(r, activation: values[x]!, inputShape: inputShape, zeros: &zeros))]
+      let z = linear.lowering.denominatorIsForwardOutput ? values[node.output] : nil
+      return [(x, linear.relevance(r, activation: values[x]!, forwardOutput: z, inputShape: inputShape, zeros: &zeros))]
     }
   }
 }
@@ -189,8 +190,9 @@ func lrnGradient(_ g: Tensor, input x: Tensor, _ p: LRNParameters) -> Tensor {
 }
 
 extension RelevancePlan.LinearStep {
-  /// R_in for output relevance `r` ([K, M, ...]) and the layer's forward input `a` ([1, ...]).
-  func relevance(_ r: Tensor, activation a: Tensor, inputShape: [Int], zeros: inout Int) -> Tensor {
+  /// R_in for output relevance `r` ([K, M, ...]) and the layer's forward input `a` ([1, ...]);
+  /// `forwardOutput`, when given, is the layer's output, the denominator of the epsilon rule.
+  func relevance(_ r: Tensor, activation a: Tensor, forwardOutput: Tensor? = nil, inputShape: [Int], zeros: inout Int) -> Tensor {
     var inputs: [LinearRuleLowering.Input: Tensor] = [:]
     for variant in lowering.inputVariants { inputs[variant] = lowering.modify(input: a, variant) }
     var result: [Float]?
@@ -221,7 +223,8 @@ extension RelevancePlan.LinearStep {
                    inputShape: inputShape, into: &result, zeros: &zeros)
       }
     } else {
-      accumulate(r, inputs, weights: weights, biases: biases, inputShape: inputShape, into: &result, zeros: &zeros)
+      accumulate(r, inputs, weights: weights, biases: biases, forwardOutput: forwardOutput, inputShape: inputShape,
+                 into: &result, zeros: &zeros)
     }
     return Tensor(shape: inputShape, data: result ?? [Float](repeating: 0, count: inputShape.elementCount))
   }
@@ -229,10 +232,12 @@ extension RelevancePlan.LinearStep {
   /// Adds Σ_d λ_d Σ_t c_t in_t ⊙ W_tᵀ(r / stab(z_d)) to `result` (nil: not yet allocated).
   private func accumulate(_ r: Tensor, _ inputs: [LinearRuleLowering.Input: Tensor],
                           weights: [LinearRuleLowering.Weight: Tensor], biases: [LinearRuleLowering.Bias: [Float]],
-                          inputShape: [Int], into result: inout [Float]?, zeros: inout Int) {
+                          forwardOutput: Tensor? = nil, inputShape: [Int], into result: inout [Float]?, zeros: inout Int) {
     for d in lowering.denominators {
       let s: Tensor
-      if lowering.normalized {
+      if let z = forwardOutput {
+        s = r.dividedStabilized(by: z, epsilon: lowering.epsilon, zeros: &zeros)
+      } else if lowering.normalized {
         var z = [Float](repeating: 0, count: r.count / r.shape[0])
         for t in d.terms {
           let t0 = DispatchTime.now().uptimeNanoseconds
