@@ -37,18 +37,16 @@ struct Bench: ParsableCommand {
       let model = try loadModel(model)
       let explaining = rules != nil && !forward
       let shape = try model.inputShape(batch: explaining ? 1 : (model.fixedBatch ?? batch))
-      let input = randomImage(shape, try? Preprocessing.load(nameOrPath: preprocess))
+      let preprocessing = try Preprocessing.load(nameOrPath: preprocess)
+      let input = randomImage(shape, preprocessing)
       let graph = try model.canonical(inputShape: shape)
       let macs = graph.nodes.reduce(0) { $0 + graph.multiplyAccumulates($1) }
       let work: () throws -> Void
       var what = "forward"
       if explaining, let rules {
-        let assignment = try RuleSet.load(nameOrPath: rules).assign(to: graph, preprocessing: try Preprocessing.load(nameOrPath: preprocess))
+        let assignment = try RuleSet.load(nameOrPath: rules).assign(to: graph, preprocessing: preprocessing)
         let plan = try RelevancePlan(graph: graph, rules: assignment.rules)
-        let logits = try plan.forward.run(input)[graph.outputs[0]]!
-        guard signals <= logits.count else { throw ModelError("--signals \(signals) exceeds the \(logits.count) classes") }
-        let top = Array(logits.data.indices.sorted { logits.data[$0] > logits.data[$1] }.prefix(signals))
-        work = { _ = try plan.explain(input, classes: top, layerSums: false) }
+        work = { _ = try plan.explainTopClasses(input, count: signals, layerSums: false) }
         what = "\(rules), \(signals) signal\(signals == 1 ? "" : "s")"
       } else {
         let plan = try ForwardPlan(graph: graph)

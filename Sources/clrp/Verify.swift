@@ -39,9 +39,9 @@ struct Verify: ParsableCommand {
       printNotes(graph.notes)
       let assignment = try RuleSet.load(nameOrPath: rules).assign(to: graph, preprocessing: preprocessing)
       let plan = try RelevancePlan(graph: graph, rules: assignment.rules)
-      let logits = try plan.forward.run(image)[graph.outputs[0]]!
-      let cls = target ?? logits.data.indices.max { logits.data[$0] < logits.data[$1] }!
-      let result = try plan.explain(image, classes: [cls])
+      let (classes, result) = try target.map { ([$0], try plan.explain(image, classes: [$0])) }
+        ?? plan.explainTopClasses(image, count: 1)
+      let cls = classes[0]
       let initial = result.layers.first?.outputSums[0] ?? 0
       var failures: [String] = []
       var rows: [[String: Any]] = []

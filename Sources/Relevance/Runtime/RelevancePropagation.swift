@@ -31,8 +31,22 @@ extension RelevancePlan {
   ///
   /// `layerSums`: whether to record the relevance sums per node (`RelevanceResult.layers`).
   public func explain(_ input: Tensor, classes: [Int], layerSums: Bool = true) throws -> RelevanceResult {
-    let output = graph.outputs[0]
+    try explain(forward.run(input, keep: kept), classes: classes, layerSums: layerSums)
+  }
+
+  /// Explains the `count` highest-scoring classes (highest first), with one forward pass.
+  public func explainTopClasses(_ input: Tensor, count: Int, layerSums: Bool = true) throws -> (classes: [Int], result: RelevanceResult) {
     let forwardValues = try forward.run(input, keep: kept)
+    let logits = forwardValues[graph.outputs[0]]!.data
+    guard (1...logits.count).contains(count) else {
+      throw ModelError(file: graph.source, "cannot explain the top \(count) of \(logits.count) classes")
+    }
+    let classes = Array(logits.indices.sorted { logits[$0] > logits[$1] }.prefix(count))
+    return (classes, try explain(forwardValues, classes: classes, layerSums: layerSums))
+  }
+
+  private func explain(_ forwardValues: [ValueName: Tensor], classes: [Int], layerSums: Bool) throws -> RelevanceResult {
+    let output = graph.outputs[0]
     let logits = forwardValues[output]!
     let count = logits.count
     var signals = [Float](repeating: 0, count: classes.count * count)
