@@ -154,6 +154,18 @@ final class PassTests: XCTestCase {
     return PassCase(name: "conv-bn-relu", graph: b.graph([2, 3, 6, 6], outputs: [x]), inputShape: [2, 3, 6, 6])
   }
 
+  /// ReduceMean as torch's dynamo exporter writes adaptive average pooling: spatial axes with
+  /// and without keepdims, axes as an input (opset 18) or an attribute; and one over channels,
+  /// which is not a pooling and must stay.
+  static func reduceMeans() -> PassCase {
+    var b = GraphBuilder(seed: 17)
+    let x = b.conv(b.input, in: 3, out: 4, name: "conv1")
+    let kept = b.add(.reduceMean(axes: nil, keepDims: true, noopWithEmptyAxes: false), [x, b.ints([-1, -2])], name: "mean_keep")
+    let dropped = b.add(.reduceMean(axes: [2, 3], keepDims: false, noopWithEmptyAxes: false), [x], name: "mean_drop")
+    let channels = b.add(.reduceMean(axes: [1], keepDims: true, noopWithEmptyAxes: false), [x], name: "mean_channels")
+    return PassCase(name: "reduce-mean", graph: b.graph([2, 3, 5, 4], outputs: [kept, dropped, channels]), inputShape: [2, 3, 5, 4])
+  }
+
   /// BatchNorm right after the input (nothing to fold into: stays an affine node).
   static func batchNormOnInput() -> PassCase {
     var b = GraphBuilder(seed: 2)
@@ -446,6 +458,15 @@ final class PassTests: XCTestCase {
     }
   }
 
+  // MARK: - LowerReduceMean
+
+  func testLowerReduceMean() throws {
+    let (_, after) = try checkPass(LowerReduceMean(), Self.reduceMeans())
+    XCTAssertEqual(count(after) { $0 == .globalAvgPool }, 2)
+    XCTAssertEqual(count(after) { $0 == .flatten(axis: 1) }, 1, "keepdims 0 adds a flatten")
+    XCTAssertEqual(count(after) { if case .reduceMean = $0 { return true } else { return false } }, 1, "the channel mean stays")
+  }
+
   // MARK: - LowerConstantScaleShift
 
   func testLowerConstantScaleShiftPerChannel() throws {
@@ -569,7 +590,7 @@ final class PassTests: XCTestCase {
   func testEveryCanonicalizerPassIsTestedHere() {
     let tested: Set<String> = [RemoveIdentities().name, StripTrailingSoftmax().name, LowerBatchNorm().name,
                                LowerConstantScaleShift().name, LowerDense().name, MergeAffines().name,
-                               FoldAffineIntoLinear().name]
+                               FoldAffineIntoLinear().name, LowerReduceMean().name]
     for pass in Canonicalizer.passes {
       XCTAssertTrue(tested.contains(pass.name), "pass \(pass.name) has no test in PassTests")
     }

@@ -111,6 +111,15 @@ public struct Graph: Sendable {
 }
 
 extension Graph {
+  /// A value name derived from `base` that no constant, node output or the input uses.
+  public func unusedName(_ base: String) -> ValueName {
+    let used = Set(nodes.flatMap(\.outputs)).union(constants.keys).union([input])
+    var name = base
+    var k = 1
+    while used.contains(name) { name = "\(base)_\(k)"; k += 1 }
+    return name
+  }
+
   /// Adds a constant under a fresh name derived from `base`; returns the name.
   public mutating func addConstant(_ base: String, _ value: Constant) -> ValueName {
     var name = base

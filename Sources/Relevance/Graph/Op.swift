@@ -88,6 +88,10 @@ public enum Op: Equatable, Sendable {
   case cast(toFloat: Bool)
   /// `[shape]`, filled with the value.
   case constantOfShape(value: Constant)
+  /// `[x, axes?]`: the mean over `axes` (attribute before opset 18, else the input; none given:
+  /// every axis, or nothing with `noopWithEmptyAxes`). Over the spatial axes of an NCHW
+  /// tensor it is a global average pooling, which is what the canonical graph holds.
+  case reduceMean(axes: [Int]?, keepDims: Bool, noopWithEmptyAxes: Bool)
 
   /// The ONNX-like name used in tables.
   public var name: String {
@@ -121,6 +125,7 @@ public enum Op: Equatable, Sendable {
     case .slice: return "Slice"
     case .cast: return "Cast"
     case .constantOfShape: return "ConstantOfShape"
+    case .reduceMean: return "ReduceMean"
     }
   }
 }

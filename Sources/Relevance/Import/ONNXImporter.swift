@@ -7,7 +7,7 @@ public enum ONNXImporter {
     "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant",
     "ConstantOfShape", "Conv", "Div", "Dropout", "Flatten", "Gather", "Gemm",
     "GlobalAveragePool", "Identity", "LeakyRelu", "LRN", "MatMul", "MaxPool", "Mul", "Pad",
-    "Relu", "Reshape", "Shape", "Slice", "Softmax", "Squeeze", "Sub", "Transpose", "Unsqueeze",
+    "ReduceMean", "Relu", "Reshape", "Shape", "Slice", "Softmax", "Squeeze", "Sub", "Transpose", "Unsqueeze",
   ]
   public static let testedOpsets = 7...21
 
@@ -172,6 +172,9 @@ public enum ONNXImporter {
           throw fail("cast to \(ONNXDataType.name(to)) is not supported")
         }
         op = .cast(toFloat: floatTypes.contains(to))
+      case "ReduceMean":
+        op = .reduceMean(axes: try attributes.ints("axes"), keepDims: try attributes.int("keepdims", 1) != 0,
+                         noopWithEmptyAxes: try attributes.int("noop_with_empty_axes", 0) != 0)
       case "ConstantOfShape":
         op = .constantOfShape(value: try attributes.tensor("value") ?? Constant(shape: [1], floats: [0]))
       default:

@@ -316,7 +316,22 @@ struct NodeShapes {
       throw fail("needs a constant input; computing on run-time data is not supported")
     case .constantOfShape:
       throw fail("its shape input must be a constant or computable from shapes")
+    case .reduceMean(_, let keepDims, _):
+      let x = try shape(0)
+      let axes = try reducedAxes(rank: x.count)
+      return keepDims ? x.indices.map { axes.contains($0) ? 1 : x[$0] } : x.indices.filter { !axes.contains($0) }.map { x[$0] }
     }
+  }
+
+  /// The axes a ReduceMean averages over, normalized; empty for the no-op.
+  func reducedAxes(rank: Int) throws -> Set<Int> {
+    guard case .reduceMean(let attributeAxes, _, let noop) = op else { return [] }
+    if attributeAxes == nil, node.inputs.count > 1, !node.inputs[1].isEmpty, constant(1) == nil {
+      throw fail("its axes input must be a constant or computable from shapes")
+    }
+    let axes = attributeAxes ?? constant(1)?.ints ?? []
+    if axes.isEmpty { return noop ? [] : Set(0..<rank) }
+    return Set(try axes.map { try axis($0, rank: rank) })
   }
 
   /// Explicit pads for `auto_pad` (ONNX: SAME_* keeps ceil(in / stride), extra padding at the
