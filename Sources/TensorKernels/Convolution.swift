@@ -57,7 +57,8 @@ extension Kernels {
   /// window multiplies the input directly. 3×3 stride-1 undilated convolutions with at least 16
   /// channels and filters per group and 128 output tiles take the Winograd F(2×2, 3×3) path
   /// (`conv2dWinograd`), which needs 4/9 of the multiplications; results agree with the direct
-  /// formula to float rounding (within 1e-5 of `Σ |x · W|` per output in the tests).
+  /// formula to float rounding (within 1e-5 of `Σ |x · W|` per output in the tests). Depthwise
+  /// convolutions (one filter per channel) run as direct loops (`conv2dDepthwise`).
   public static func conv2d(_ x: Tensor, weight: Tensor, bias: [Float]?, window: Window2D, group: Int,
                             fuseRelu: Bool = false) -> Tensor {
     let s = ConvShape(input: x.shape, weight: weight.shape, window: window, group: group)
@@ -65,7 +66,9 @@ extension Kernels {
     let data = x.data.withUnsafeBufferPointer { xb in
       weight.data.withUnsafeBufferPointer { wb in
         makeArray(count: s.n * s.m * s.oH * s.oW) { y in
-          if usesWinograd(s, window) {
+          if isDepthwise(s) {
+            conv2dDepthwise(xb.base, weight: wb.base, bias: bias, shape: s, window: window, fuseRelu: fuseRelu, y: y)
+          } else if usesWinograd(s, window) {
             conv2dWinograd(xb.base, weight: wb.base, bias: bias, shape: s, window: window, fuseRelu: fuseRelu, y: y)
           } else if isPointwise(window) {
             conv2dSlabs(xb.base, weight: wb.base, bias: bias, shape: s, window: window, fuseRelu: fuseRelu, y: y, columns: nil)

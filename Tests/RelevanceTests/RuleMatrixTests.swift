@@ -128,20 +128,23 @@ final class RuleMatrixTests: XCTestCase {
     }
   }
 
-  /// The flipped-kernel convolution equals the GEMM + col2im transposed convolution, with groups.
+  /// The flipped-kernel convolution equals the GEMM + col2im transposed convolution, with groups
+  /// and depthwise.
   func testTransposedConvolutionAsConvolution() throws {
     var g = Generator(state: 3)
     let window = Window2D(kernelH: 3, kernelW: 2, padTop: 2, padLeft: 0, padBottom: 1, padRight: 1)
-    let conv = Conv2D(window: window, group: 2, autoPad: .explicit)
-    let weight = Tensor(shape: [32, 16, 3, 2], data: g.array(32 * 16 * 6))
-    let inputShape = [3, 32, 7, 5]
-    let (oh, ow) = window.outputSize(height: 7, width: 5)
-    let s = Tensor(shape: [3, 32, oh, ow], data: g.array(3 * 32 * oh * ow))
-    let t = try XCTUnwrap(TransposedConvolution(conv, weightShape: weight.shape))
-    let viaConv = Kernels.conv2d(s, weight: t.weight(from: weight), bias: nil, window: t.window, group: t.group)
-    let viaGEMM = Kernels.conv2dTransposedInput(s, weight: weight, window: window, group: 2, inputShape: inputShape)
-    XCTAssertEqual(viaConv.shape, inputShape)
-    XCTAssertLessThan(relativeError(viaConv.data, viaGEMM.data), 1e-5)
+    for (group, weightShape) in [(2, [32, 16, 3, 2]), (32, [32, 1, 3, 2])] {
+      let conv = Conv2D(window: window, group: group, autoPad: .explicit)
+      let weight = Tensor(shape: weightShape, data: g.array(weightShape.elementCount))
+      let inputShape = [3, 32, 7, 5]
+      let (oh, ow) = window.outputSize(height: 7, width: 5)
+      let s = Tensor(shape: [3, 32, oh, ow], data: g.array(3 * 32 * oh * ow))
+      let t = try XCTUnwrap(TransposedConvolution(conv, weightShape: weight.shape))
+      let viaConv = Kernels.conv2d(s, weight: t.weight(from: weight), bias: nil, window: t.window, group: t.group)
+      let viaGEMM = Kernels.conv2dTransposedInput(s, weight: weight, window: window, group: group, inputShape: inputShape)
+      XCTAssertEqual(viaConv.shape, inputShape)
+      XCTAssertLessThan(relativeError(viaConv.data, viaGEMM.data), 1e-5, "group \(group)")
+    }
   }
 }
 

@@ -9,11 +9,12 @@ struct TransposedConvolution: Sendable {
   let window: Window2D
   let group: Int
 
-  /// Nil unless the convolution is stride 1, undilated, pads at most k−1, and wide enough
-  /// (16 channels each way per group) for the fast kernels to beat GEMM + col2im.
+  /// Nil unless the convolution is stride 1, undilated, pads at most k−1, and either depthwise
+  /// or wide enough (16 channels each way per group) for the fast kernels to beat GEMM + col2im.
   init?(_ conv: Conv2D, weightShape: [Int]) {
     let w = conv.window
-    guard weightShape[0] / conv.group >= 16, weightShape[1] >= 16,
+    let depthwise = weightShape[0] == conv.group && weightShape[1] == 1
+    guard depthwise || (weightShape[0] / conv.group >= 16 && weightShape[1] >= 16),
           w.strideH == 1, w.strideW == 1, w.dilationH == 1, w.dilationW == 1,
           [w.padTop, w.padBottom].allSatisfy({ $0 <= w.kernelH - 1 }),
           [w.padLeft, w.padRight].allSatisfy({ $0 <= w.kernelW - 1 }) else { return nil }
