@@ -1,8 +1,10 @@
 /// Shape inference and constant folding in one walk over the (topologically sorted) nodes.
 ///
-/// Needs `graph.shapes[graph.input]`. Every node whose inputs are all constant, and every
-/// Shape node, is evaluated and replaced by a constant: this resolves the Shape → Gather →
-/// Unsqueeze → Concat → Reshape chains exporters emit. Every other node gets its output shape;
+/// Needs `graph.shapes[graph.input]`. Every Shape node, and every data-movement or arithmetic
+/// node (reshapes, Cast, Transpose, Gather, Slice, Concat, elementwise, ConstantOfShape) whose
+/// inputs are all constant, is evaluated and replaced by a constant: this resolves the Shape →
+/// Gather → Unsqueeze → Concat → Reshape chains exporters emit. Every other node (layers on
+/// constants included) gets its output shape;
 /// `auto_pad` is resolved into explicit pads. Shapes follow the ONNX operator specification.
 public struct InferShapes: GraphPass {
   public init() {}
@@ -245,7 +247,7 @@ struct NodeShapes {
       return out
     case .elementwise:
       let a = try shape(0), b = try shape(1)
-      guard let out = broadcastShape(a, b) else { throw fail("shapes \(a) and \(b) do not broadcast") }
+      guard let out = Kernels.broadcastShape(a, b) else { throw fail("shapes \(a) and \(b) do not broadcast") }
       return out
     case .pad:
       let x = try shape(0)
@@ -303,7 +305,7 @@ struct NodeShapes {
       let (k2, n) = p.transB ? (b[1], b[0]) : (b[0], b[1])
       guard k == k2 else { throw fail("inner dimensions of \(a) and \(b) differ (transA=\(p.transA), transB=\(p.transB))") }
       if node.inputs.count > 2, !node.inputs[2].isEmpty {
-        guard broadcastShape(try shape(2), [m, n]) == [m, n] else { throw fail("C of shape \(try shape(2)) does not broadcast to [\(m), \(n)]") }
+        guard Kernels.broadcastShape(try shape(2), [m, n]) == [m, n] else { throw fail("C of shape \(try shape(2)) does not broadcast to [\(m), \(n)]") }
       }
       return [m, n]
     case .matMul:
@@ -384,18 +386,6 @@ struct NodeShapes {
   }
 
   private func clampedBound(_ v: Int, _ rank: Int) -> Int { min(max(v < 0 ? v + rank : v, 0), rank) }
-}
-
-/// numpy broadcasting of two shapes; nil when incompatible.
-func broadcastShape(_ a: [Int], _ b: [Int]) -> [Int]? {
-  let rank = max(a.count, b.count)
-  let pa = [Int](repeating: 1, count: rank - a.count) + a
-  let pb = [Int](repeating: 1, count: rank - b.count) + b
-  var out: [Int] = []
-  for (x, y) in zip(pa, pb) {
-    if x == y || y == 1 { out.append(x) } else if x == 1 { out.append(y) } else { return nil }
-  }
-  return out
 }
 
 /// For each element of `shape` (row-major), the flat index of the element of a tensor of

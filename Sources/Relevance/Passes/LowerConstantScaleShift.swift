@@ -41,7 +41,7 @@ public struct LowerConstantScaleShift: GraphPass {
   /// The constant's value per channel (axis 1) when it broadcasts to the activation and
   /// varies along no other axis; nil otherwise.
   func perChannelValues(_ c: Constant, activationShape shape: [Int]) -> [Float]? {
-    guard c.shape.count <= shape.count, broadcastShape(shape, c.shape) == shape else { return nil }
+    guard c.shape.count <= shape.count, Kernels.broadcastShape(shape, c.shape) == shape else { return nil }
     let padded = [Int](repeating: 1, count: shape.count - c.shape.count) + c.shape
     guard padded.enumerated().allSatisfy({ $0.offset == 1 || $0.element == 1 }) else { return nil }
     let values = c.floats
