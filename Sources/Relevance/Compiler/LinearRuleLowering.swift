@@ -7,7 +7,12 @@
 ///
 /// A rule only chooses the terms (in_t, W_t, c_t), the bias and the weights λ_d.
 struct LinearRuleLowering: Sendable {
-  enum Input: Hashable, Sendable { case activation, positive, negative, low, high, ones }
+  enum Input: Hashable, Sendable {
+    case activation, positive, negative, low, high, ones
+
+    /// Bounds and ones do not depend on the image: their terms of z are built at compile time.
+    var isImageIndependent: Bool { self == .low || self == .high || self == .ones }
+  }
   enum Weight: Hashable, Sendable { case plain, positive, negative, squared, ones, gamma(Float) }
   enum Bias: Hashable, Sendable { case plain, positive, negative, gamma(Float) }
 

@@ -16,7 +16,8 @@ public struct RelevancePlan: Sendable {
     case proportional(Window2D)
     /// R_j / divisor_j to every in-bounds position of window j, divisor as the forward pass
     /// averaged (padded positions count with count_include_pad): the average-pool gradient.
-    case uniform(Window2D, countIncludePad: Bool)
+    /// `inverseDivisors` holds 1 / divisor_j for one image, built at compile time.
+    case uniform(Window2D, inverseDivisors: Tensor)
     /// Relevance times the activation's derivative at its input (ReLU, LeakyReLU, Clip).
     case activationGradient(Op)
     /// The gradient of an elementwise product with constant factors (affine scale, Mul, Div):
@@ -40,6 +41,9 @@ public struct RelevancePlan: Sendable {
     /// For large dense layers: the plain weight (shared with the forward plan), whose variants
     /// are built `rows` at a time during the relevance pass instead of being stored.
     var denseBlocks: (weight: Tensor, rows: Int)?
+    /// Per denominator: its image-independent part (terms on bounds or ones, and the bias),
+    /// for one image; nil where the step builds weights per block.
+    var imageIndependentZ: [[Float]]?
   }
 
   /// Dense weights above this many values get their variants built block by block (a stored
@@ -105,7 +109,9 @@ public struct RelevancePlan: Sendable {
       switch rule {
       case .winnerTakeAll where isMax, .gradient where isMax: return .winnerTakeAll
       case .proportional: return .proportional(pool.window)
-      case .uniform where !isMax, .gradient where !isMax: return .uniform(pool.window, countIncludePad: pool.countIncludePad)
+      case .uniform where !isMax, .gradient where !isMax:
+        return .uniform(pool.window, inverseDivisors: inverseDivisors(pool.window, countIncludePad: pool.countIncludePad,
+                                                                      inputShape: graph.shapes[node.inputs[0]]!))
       default: throw unsupported()
       }
     case .globalAvgPool:
@@ -114,7 +120,8 @@ public struct RelevancePlan: Sendable {
       let window = Window2D(kernelH: shape[2], kernelW: shape[3])
       switch rule {
       case .proportional: return .proportional(window)
-      case .uniform, .gradient: return .uniform(window, countIncludePad: false)
+      case .uniform, .gradient:
+        return .uniform(window, inverseDivisors: inverseDivisors(window, countIncludePad: false, inputShape: shape))
       default: throw unsupported()
       }
     case .relu, .leakyRelu, .clip:
@@ -187,6 +194,15 @@ public struct RelevancePlan: Sendable {
     }
   }
 
+  /// 1 / divisor of every window of an average pooling over one image of `inputShape`:
+  /// avgPool(1) = taps inside the input / divisor, so 1 / divisor = avgPool(1) / taps inside.
+  static func inverseDivisors(_ window: Window2D, countIncludePad: Bool, inputShape: [Int]) -> Tensor {
+    let ones = Tensor(shape: inputShape, data: [Float](repeating: 1, count: inputShape.elementCount))
+    let inBounds = WindowSums.sum(ones, window)
+    let average = Kernels.avgPool2d(ones, window: window, countIncludePad: countIncludePad)
+    return Tensor(shape: average.shape, data: zip(average.data, inBounds.data).map { $1 > 0 ? $0 / $1 : 0 })
+  }
+
   static func linearStep(_ node: Node, _ rule: LinearRule, conv: Conv2D?, graph: Graph, nonNegativeInput: Bool,
                          denseBlockThreshold: Int = defaultDenseBlockThreshold) -> LinearStep {
     let lowering = LinearRuleLowering(rule).specialized(nonNegativeInput: nonNegativeInput)
@@ -203,7 +219,11 @@ public struct RelevancePlan: Sendable {
     let b = graph.constant(node, 2)?.floats ?? [Float](repeating: 0, count: weight.shape[0])
     for d in lowering.denominators { if let variant = d.bias { biases[variant] = LinearRuleLowering.modify(bias: b, variant) } }
     var step = LinearStep(lowering: lowering, conv: conv, weights: weights, biases: biases)
-    if blocked { step.denseBlocks = (weight.tensor, max(1, min(denseBlockThreshold, 1 << 18) / weight.shape[1])) }
+    if blocked {
+      step.denseBlocks = (weight.tensor, max(1, min(denseBlockThreshold, 1 << 18) / weight.shape[1]))
+    } else if lowering.normalized, let inputShape = graph.shapes[node.inputs[0]] {
+      step.imageIndependentZ = step.imageIndependentDenominators(inputShape: inputShape)
+    }
     if let conv, let transposed = TransposedConvolution(conv, weightShape: weight.shape) {
       step.transposedAsConv = transposed
       for (variant, w) in weights { step.transposedWeights[variant] = transposed.weight(from: w) }

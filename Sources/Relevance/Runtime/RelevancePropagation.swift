@@ -138,13 +138,8 @@ extension RelevancePlan {
       let a = values[x]!
       let s = r.dividedStabilized(by: WindowSums.sum(a, window), epsilon: 1e-6, zeros: &zeros)
       return [(x, WindowSums.scatter(s, window, inputShape: inputShape).multiplied(byImage: a))]
-    case .uniform(let window, let countIncludePad):
-      let imageShape = graph.shapes[x]!
-      let ones = Tensor(shape: imageShape, data: [Float](repeating: 1, count: imageShape.elementCount))
-      // avgPool(1) = taps in bounds / divisor, so 1 / divisor = avgPool(1) / taps in bounds.
-      let inBounds = WindowSums.sum(ones, window)
-      let average = Kernels.avgPool2d(ones, window: window, countIncludePad: countIncludePad)
-      let s = r.multiplied(byImage: Tensor(shape: average.shape, data: zip(average.data, inBounds.data).map { $1 > 0 ? $0 / $1 : 0 }))
+    case .uniform(let window, let inverseDivisors):
+      let s = r.multiplied(byImage: inverseDivisors)
       return [(x, WindowSums.scatter(s, window, inputShape: inputShape))]
     case .activationGradient(let op):
       let a = values[x]!
@@ -237,33 +232,64 @@ extension RelevancePlan.LinearStep {
                    inputShape: inputShape, into: &result, zeros: &zeros)
       }
     } else {
-      accumulate(r, inputs, weights: weights, biases: biases, forwardOutput: forwardOutput, inputShape: inputShape,
-                 into: &result, zeros: &zeros)
+      accumulate(r, inputs, weights: weights, biases: biases, forwardOutput: forwardOutput, precomputed: imageIndependentZ,
+                 inputShape: inputShape, into: &result, zeros: &zeros)
     }
     return Tensor(shape: inputShape, data: result ?? [Float](repeating: 0, count: inputShape.elementCount))
   }
 
   /// Adds Σ_d λ_d Σ_t c_t in_t ⊙ W_tᵀ(r / stab(z_d)) to `result` (nil: not yet allocated).
+  /// z_d for one image: Σ_t c_t F(in_t, W_t) + bias_d over the terms `include` selects.
+  private func denominator(_ d: LinearRuleLowering.Denominator, _ inputs: [LinearRuleLowering.Input: Tensor],
+                           weights: [LinearRuleLowering.Weight: Tensor], bias: [Float]?, outputCount: Int,
+                           including include: (LinearRuleLowering.Term) -> Bool) -> [Float] {
+    var z = [Float](repeating: 0, count: outputCount)
+    for t in d.terms where include(t) {
+      let t0 = Profile.shared == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+      let part = forward(inputs[t.input]!, weights[t.weight]!)
+      Profile.shared?.record("  z forward", DispatchTime.now().uptimeNanoseconds - t0)
+      z.withUnsafeMutableBufferPointer { zb in
+        part.data.withUnsafeBufferPointer { pb in for i in zb.indices { zb[i] += t.coefficient * pb[i] } }
+      }
+    }
+    if let bias {
+      let spatial = outputCount / bias.count
+      for m in bias.indices { for i in 0..<spatial { z[m * spatial + i] += bias[m] } }
+    }
+    return z
+  }
+
+  /// The image-independent part of every denominator (terms on bounds or ones, and the bias),
+  /// for an input of `inputShape` ([1, ...]), built once when the plan is compiled.
+  func imageIndependentDenominators(inputShape: [Int]) -> [[Float]] {
+    let a = Tensor(zeros: inputShape)
+    var inputs: [LinearRuleLowering.Input: Tensor] = [:]
+    for variant in lowering.inputVariants where variant.isImageIndependent { inputs[variant] = lowering.modify(input: a, variant) }
+    let outputCount = forward(a, weights.values.first!).count
+    return lowering.denominators.map { d in
+      denominator(d, inputs, weights: weights, bias: d.bias.map { biases[$0]! }, outputCount: outputCount) { $0.input.isImageIndependent }
+    }
+  }
+
   private func accumulate(_ r: Tensor, _ inputs: [LinearRuleLowering.Input: Tensor],
                           weights: [LinearRuleLowering.Weight: Tensor], biases: [LinearRuleLowering.Bias: [Float]],
-                          forwardOutput: Tensor? = nil, inputShape: [Int], into result: inout [Float]?, zeros: inout Int) {
-    for d in lowering.denominators {
+                          forwardOutput: Tensor? = nil, precomputed: [[Float]]? = nil,
+                          inputShape: [Int], into result: inout [Float]?, zeros: inout Int) {
+    let outputCount = r.count / r.shape[0]
+    for (index, d) in lowering.denominators.enumerated() {
       let s: Tensor
       if let z = forwardOutput {
         s = r.dividedStabilized(by: z, epsilon: lowering.epsilon, zeros: &zeros)
       } else if lowering.normalized {
-        var z = [Float](repeating: 0, count: r.count / r.shape[0])
-        for t in d.terms {
-          let t0 = DispatchTime.now().uptimeNanoseconds
-          let part = forward(inputs[t.input]!, weights[t.weight]!)
-          Profile.shared?.record("  z forward", DispatchTime.now().uptimeNanoseconds - t0)
-          z.withUnsafeMutableBufferPointer { zb in
-            part.data.withUnsafeBufferPointer { pb in for i in zb.indices { zb[i] += t.coefficient * pb[i] } }
-          }
+        var z: [Float]
+        if let base = precomputed?[index] {
+          z = base
+          let part = denominator(d, inputs, weights: weights, bias: nil, outputCount: outputCount) { !$0.input.isImageIndependent }
+          for i in z.indices { z[i] += part[i] }
+        } else {
+          z = denominator(d, inputs, weights: weights, bias: d.bias.map { biases[$0]! }, outputCount: outputCount) { _ in true }
         }
-        var zt = Tensor(shape: [1] + r.shape.dropFirst(), data: z)
-        if let variant = d.bias { zt = Kernels.channelAffine(zt, scale: [Float](repeating: 1, count: biases[variant]!.count), shift: biases[variant]!) }
-        s = r.dividedStabilized(by: zt, epsilon: lowering.epsilon, zeros: &zeros)
+        s = r.dividedStabilized(by: Tensor(shape: [1] + r.shape.dropFirst(), data: z), epsilon: lowering.epsilon, zeros: &zeros)
       } else {
         s = r
       }
@@ -309,7 +335,7 @@ extension RelevancePlan.LinearStep {
     }
   }
 
-  private func forward(_ x: Tensor, _ w: Tensor) -> Tensor {
+  func forward(_ x: Tensor, _ w: Tensor) -> Tensor {
     if let conv { return Kernels.conv2d(x, weight: w, bias: nil, window: conv.window, group: conv.group) }
     return Kernels.dense(x, weight: w, bias: nil)
   }
