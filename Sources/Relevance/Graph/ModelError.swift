@@ -25,11 +25,4 @@ public struct ModelError: Error, CustomStringConvertible, Equatable {
     parts.append(message)
     return parts.joined(separator: ": ")
   }
-
-  /// The same error with the file name filled in if it was not known where it was raised.
-  public func inFile(_ path: String) -> ModelError {
-    var copy = self
-    if copy.file == nil { copy.file = path }
-    return copy
-  }
 }

@@ -39,7 +39,6 @@ struct ONNXFile {
   }
 
   var path: String
-  var irVersion: Int
   var opsetVersion: Int?
   var producer: String
   var graphName: String
@@ -76,7 +75,6 @@ struct ONNXFile {
     defer { onnx__model_proto__free_unpacked(message, nil) }
     let model = message.pointee
 
-    irVersion = model.has_ir_version != 0 ? Int(model.ir_version) : 0
     producer = [string(model.producer_name), string(model.producer_version)]
       .filter { !$0.isEmpty }.joined(separator: " ")
     var opset: Int?
