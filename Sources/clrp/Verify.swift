@@ -103,7 +103,7 @@ struct Verify: ParsableCommand {
       default: return false
       }
     case .winnerTakeAll, .proportional, .uniform, .pass: return true
-    case .gradient: return false
+    case .gradient, .guidedBackprop, .deconvnet: return false
     }
   }
 }

@@ -48,7 +48,7 @@ final class RuleConfigTests: XCTestCase {
   // MARK: Presets
 
   func testEveryPresetParses() throws {
-    let expected = ["alpha2beta1", "epsilon", "epsilon-plus-flat", "gradient", "paper", "zplus"]
+    let expected = ["alpha2beta1", "deconvnet", "epsilon", "epsilon-plus-flat", "gradient", "guided-backprop", "paper", "zplus"]
     XCTAssertEqual(Presets.yaml.keys.sorted(), expected)
     for name in expected {
       let set = try RuleSet.load(nameOrPath: name)

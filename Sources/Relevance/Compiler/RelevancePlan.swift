@@ -20,6 +20,10 @@ public struct RelevancePlan: Sendable {
     case uniform(Window2D, inverseDivisors: Tensor)
     /// Relevance times the activation's derivative at its input (ReLU, LeakyReLU, Clip).
     case activationGradient(Op)
+    /// ReLU in guided backpropagation: g · [x > 0] · [g > 0].
+    case guidedReLU
+    /// ReLU in the deconvnet: max(0, g).
+    case deconvReLU
     /// The gradient of an elementwise product with constant factors (affine scale, Mul, Div):
     /// relevance times the factor, broadcast to one image.
     case scale([Float])
@@ -27,7 +31,21 @@ public struct RelevancePlan: Sendable {
     case lrnGradient(LRNParameters)
     /// Two activations added: R_a = a / stab(a + b) · R and likewise for b.
     case residualSplit
+    /// Two activations added, gradient: both receive R unchanged.
+    case sumGradient
+
+    /// Whether the step maps relevance linearly onto its inputs (given the forward pass).
+    var isLinearInRelevance: Bool {
+      switch self {
+      case .guidedReLU, .deconvReLU: return false
+      default: return true
+      }
+    }
   }
+
+  /// Whether every step maps relevance linearly onto its inputs, given the forward pass: then
+  /// propagating s − s* gives R(s) − R(s*), and a contrastive map costs one signal.
+  public var isLinearInRelevance: Bool { steps.allSatisfy(\.isLinearInRelevance) }
 
   struct LinearStep: Sendable {
     var lowering: LinearRuleLowering
@@ -53,21 +71,26 @@ public struct RelevancePlan: Sendable {
   public let forward: ForwardPlan
   public let rules: [Rule?]
   let steps: [Backward]
-  /// Values the backward steps read from the forward pass.
+  /// Values the backward steps read from the forward pass, and those asked to be kept.
   let kept: Set<ValueName>
+  /// Values that cannot be negative (see `Graph.nonNegativeValues`).
+  let nonNegative: Set<ValueName>
 
   public var graph: Graph { forward.graph }
 
   /// Compiles `graph` (canonical, batch 1) with `rules[i]` for node i. Dense weights with more
   /// than `denseBlockThreshold` values keep no modified copies (see `LinearStep.denseBlocks`).
-  public init(graph: Graph, rules: [Rule?], denseBlockThreshold: Int = RelevancePlan.defaultDenseBlockThreshold) throws {
+  /// The values in `keep` are kept by the forward pass too (relevance can start there), even
+  /// a conv output the forward pass would otherwise fuse with its ReLU.
+  public init(graph: Graph, rules: [Rule?], keep: Set<ValueName> = [],
+              denseBlockThreshold: Int = RelevancePlan.defaultDenseBlockThreshold) throws {
     precondition(rules.count == graph.nodes.count)
     guard graph.shapes[graph.input]?.first == 1 else {
       throw ModelError(file: graph.source, "relevance plans explain one image at a time; compile for batch 1")
     }
     self.rules = rules
     var steps: [Backward] = []
-    var kept: Set<ValueName> = []
+    var kept = keep
     var switches: Set<Int> = []
     let nonNegative = graph.nonNegativeValues()
     for (index, node) in graph.nodes.enumerated() {
@@ -77,6 +100,7 @@ public struct RelevancePlan: Sendable {
       switch step {
       case .pass, .reshape, .transpose, .concat, .crop, .uniform: break
       case .residualSplit: kept.formUnion(node.inputs)
+      case .sumGradient, .deconvReLU: break
       case .winnerTakeAll:
         switches.insert(index)
         kept.insert(ForwardPlan.switchesName(of: node))
@@ -88,6 +112,7 @@ public struct RelevancePlan: Sendable {
     }
     self.steps = steps
     self.kept = kept
+    self.nonNegative = nonNegative
     forward = try ForwardPlan(graph: graph, keep: kept, switches: switches)
   }
 
@@ -128,6 +153,8 @@ public struct RelevancePlan: Sendable {
       switch rule {
       case .pass: return .pass
       case .gradient: return .activationGradient(node.op)
+      case .guidedBackprop where node.op == .relu: return .guidedReLU
+      case .deconvnet where node.op == .relu: return .deconvReLU
       default: throw unsupported()
       }
     case .lrn(let p):
@@ -171,7 +198,7 @@ public struct RelevancePlan: Sendable {
       guard op == .add, graph.shapes[node.inputs[0]] == graph.shapes[node.inputs[1]] else {
         throw graph.error(node, "relevance through \(op.onnxName) of two activations is not supported (only residual Add of equal shapes)")
       }
-      return .residualSplit
+      return rule == .gradient ? .sumGradient : .residualSplit
     case .concat(let axis):
       let rank = graph.shapes[node.output]!.count
       return .concat(axis: axis < 0 ? axis + rank : axis)
@@ -205,9 +232,20 @@ public struct RelevancePlan: Sendable {
 
   static func linearStep(_ node: Node, _ rule: LinearRule, conv: Conv2D?, graph: Graph, nonNegativeInput: Bool,
                          denseBlockThreshold: Int = defaultDenseBlockThreshold) -> LinearStep {
+    let weight = graph.constant(node, 1)!.tensor
+    let bias = graph.constant(node, 2)?.floats
+    return linearStep(weight: weight, bias: bias, rule: rule, conv: conv, inputShape: graph.shapes[node.inputs[0]],
+                      nonNegativeInput: nonNegativeInput, denseBlockThreshold: denseBlockThreshold)
+  }
+
+  /// The backward step of a conv (`conv` given) or dense layer with `weight` ([M, ...]) and
+  /// `bias` ([M], nil for none) under `rule`, built from the weights alone, without a graph
+  /// node: CLRP2's dual layer (negated weights) is built so. `inputShape` ([1, ...]) lets
+  /// the image-independent part of the denominators be built now.
+  static func linearStep(weight: Tensor, bias: [Float]?, rule: LinearRule, conv: Conv2D?, inputShape: [Int]?,
+                         nonNegativeInput: Bool, denseBlockThreshold: Int = defaultDenseBlockThreshold) -> LinearStep {
     let lowering = LinearRuleLowering(rule).specialized(nonNegativeInput: nonNegativeInput)
-    let weight = graph.constant(node, 1)!
-    let plain = weight.floats
+    let plain = weight.data
     var weights: [LinearRuleLowering.Weight: Tensor] = [:]
     let blocked = conv == nil && weight.count > denseBlockThreshold && lowering.weightVariants != [.plain]
     if !blocked {
@@ -216,12 +254,12 @@ public struct RelevancePlan: Sendable {
       }
     }
     var biases: [LinearRuleLowering.Bias: [Float]] = [:]
-    let b = graph.constant(node, 2)?.floats ?? [Float](repeating: 0, count: weight.shape[0])
+    let b = bias ?? [Float](repeating: 0, count: weight.shape[0])
     for d in lowering.denominators { if let variant = d.bias { biases[variant] = LinearRuleLowering.modify(bias: b, variant) } }
     var step = LinearStep(lowering: lowering, conv: conv, weights: weights, biases: biases)
     if blocked {
-      step.denseBlocks = (weight.tensor, max(1, min(denseBlockThreshold, 1 << 18) / weight.shape[1]))
-    } else if lowering.normalized, let inputShape = graph.shapes[node.inputs[0]] {
+      step.denseBlocks = (weight, max(1, min(denseBlockThreshold, 1 << 18) / weight.shape[1]))
+    } else if lowering.normalized, let inputShape {
       step.imageIndependentZ = step.imageIndependentDenominators(inputShape: inputShape)
     }
     if let conv, let transposed = TransposedConvolution(conv, weightShape: weight.shape) {

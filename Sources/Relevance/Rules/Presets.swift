@@ -20,6 +20,25 @@ rules:
   - {op: [AveragePool, GlobalAveragePool], rule: proportional}
 
 """#,
+    "deconvnet": #"""
+# deconvnet: the deconvolution network of Zeiler & Fergus as rules.
+#
+# Zeiler, Fergus (2014), "Visualizing and understanding convolutional networks", a baseline of
+# Gu et al. (2018): the plain gradient everywhere (R_i = sum_j w_ij R_j on conv and dense
+# layers, max-pool switches, average-pool spread, the gradients of LRN, affine maps and constant
+# Mul/Div, sums passed to both inputs), except that a ReLU passes the positive part of the
+# gradient whatever its forward input was: g_in = max(0, g). Explain with
+# `clrp explain --method deconvnet` (start: the one-hot of the target class).
+name: deconvnet
+description: gradient with deconvnet ReLUs (positive part of the gradient, no forward mask)
+rules:
+  - {op: linear, rule: gradient}
+  - {op: MaxPool, rule: winner-take-all}
+  - {op: [AveragePool, GlobalAveragePool], rule: uniform}
+  - {op: Relu, rule: deconvnet}
+  - {op: [LeakyRelu, Clip, LRN, Affine, Add, Sub, Mul, Div], rule: gradient}
+
+"""#,
     "epsilon-plus-flat": #"""
 # epsilon-plus-flat: flat on the first layer, z+ on the other convs, epsilon on dense layers.
 #
@@ -71,6 +90,26 @@ rules:
   - {op: MaxPool, rule: winner-take-all}
   - {op: [AveragePool, GlobalAveragePool], rule: uniform}
   - {op: [Relu, LeakyRelu, Clip, LRN, Affine, Add, Sub, Mul, Div], rule: gradient}
+
+"""#,
+    "guided-backprop": #"""
+# guided-backprop: guided backpropagation as rules.
+#
+# Springenberg, Dosovitskiy, Brox, Riedmiller (2015), "Striving for simplicity: the all
+# convolutional net", the gradient baseline of Gu et al. (2018): the plain gradient everywhere
+# (R_i = sum_j w_ij R_j on conv and dense layers, max-pool switches, average-pool spread, the
+# gradients of LRN, affine maps and constant Mul/Div, sums passed to both inputs), except that a
+# ReLU passes the gradient only where it is positive and the forward input was positive:
+# g_in = g * [x > 0] * [g > 0]. Explain with `clrp explain --method guided-backprop`, which
+# starts from the one-hot of the target class (not times its logit).
+name: guided-backprop
+description: gradient with guided ReLUs (positive gradient where the input was positive)
+rules:
+  - {op: linear, rule: gradient}
+  - {op: MaxPool, rule: winner-take-all}
+  - {op: [AveragePool, GlobalAveragePool], rule: uniform}
+  - {op: Relu, rule: guided-backprop}
+  - {op: [LeakyRelu, Clip, LRN, Affine, Add, Sub, Mul, Div], rule: gradient}
 
 """#,
     "paper": #"""

@@ -19,6 +19,16 @@ public enum Rule: Equatable, Sendable, CustomStringConvertible {
   /// The plain gradient for non-linear nodes (ReLU mask, max-pool switch), used by the
   /// gradient presets and baselines.
   case gradient
+  /// ReLU in guided backpropagation (Springenberg et al. 2015): the gradient passes where it
+  /// is positive and the forward input was positive, g_in = g · [x > 0] · [g > 0].
+  case guidedBackprop
+  /// ReLU in the deconvnet (Zeiler & Fergus 2014): the positive part of the gradient passes
+  /// whatever the forward input was, g_in = max(0, g).
+  case deconvnet
+
+  /// Whether the rule maps relevance linearly onto the inputs, given the forward pass: then the
+  /// relevance of a difference of signals is the difference of their relevances.
+  public var isLinearInRelevance: Bool { self != .guidedBackprop && self != .deconvnet }
 
   public var description: String {
     switch self {
@@ -28,6 +38,8 @@ public enum Rule: Equatable, Sendable, CustomStringConvertible {
     case .uniform: return "uniform"
     case .pass: return "pass"
     case .gradient: return "gradient"
+    case .guidedBackprop: return "guided-backprop"
+    case .deconvnet: return "deconvnet"
     }
   }
 }

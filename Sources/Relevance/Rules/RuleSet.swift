@@ -195,7 +195,7 @@ public enum RuleSpec: Equatable, Sendable, CustomStringConvertible {
     case .node(.proportional): return [.maxPool, .avgPool, .globalAvgPool]
     case .node(.uniform): return [.avgPool, .globalAvgPool]
     case .node(.gradient): return Set(RuleTarget.allCases)
-    case .node(.pass): return [.other]
+    case .node(.pass), .node(.guidedBackprop), .node(.deconvnet): return [.other]
     case .node(.linear): return [.linear]
     }
   }
@@ -331,7 +331,7 @@ extension RuleSet {
   /// The rule names, in documentation order.
   public static let ruleNames = [
     "epsilon", "zero", "zplus", "alphabeta", "zbox", "wsquare", "flat", "gamma", "gradient",
-    "winner-take-all", "proportional", "uniform", "pass",
+    "winner-take-all", "proportional", "uniform", "pass", "guided-backprop", "deconvnet",
   ]
 
   /// Parameters each rule accepts.
@@ -340,6 +340,7 @@ extension RuleSet {
     "alphabeta": ["alpha", "beta", "bias"], "zbox": ["low", "high", "bias"], "wsquare": ["bias"],
     "flat": ["bias"], "gamma": ["gamma", "bias"], "gradient": ["bias"],
     "winner-take-all": [], "proportional": [], "uniform": [], "pass": [],
+    "guided-backprop": [], "deconvnet": [],
   ]
   static let parameterKeys = ["epsilon", "alpha", "beta", "gamma", "low", "high", "bias"]
 
@@ -351,6 +352,7 @@ extension RuleSet {
     case "uniform": return "AveragePool, GlobalAveragePool"
     case "pass": return "ops that need no rule (Relu, LRN, Affine, Concat, reshapes, ...), not Conv, Dense or pooling"
     case "gradient": return "every op"
+    case "guided-backprop", "deconvnet": return "Relu"
     default: return "Conv, Dense"
     }
   }
@@ -459,6 +461,9 @@ struct DecodedEntry: Decodable {
         throw ConfigProblem("rule \(ruleName) cannot serve \(bad.joined(separator: ", ")); it applies to \(RuleSet.servesText(ruleName))")
       }
     }
+    if rule == .node(.guidedBackprop) || rule == .node(.deconvnet), ops != ["Relu"] {
+      throw ConfigProblem("rule \(ruleName) serves Relu only: write `{op: Relu, rule: \(ruleName)}`")
+    }
     let selected = ops.map { Set($0.map(RuleTarget.init(opName:))) } ?? targets
     if position != nil || index != nil {
       let key = position != nil ? "position" : "index"
@@ -534,6 +539,10 @@ struct DecodedEntry: Decodable {
       return .node(.proportional)
     case "uniform":
       return .node(.uniform)
+    case "guided-backprop":
+      return .node(.guidedBackprop)
+    case "deconvnet":
+      return .node(.deconvnet)
     default:
       return .node(.pass)
     }

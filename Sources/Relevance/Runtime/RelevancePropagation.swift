@@ -150,6 +150,16 @@ extension RelevancePlan {
       default: derivative = { $0 > 0 ? 1 : 0 }
       }
       return [(x, r.multiplied(byImage: Tensor(shape: a.shape, data: a.data.map(derivative))))]
+    case .guidedReLU:
+      let a = values[x]!
+      var out = r.data
+      let per = a.count
+      for i in out.indices where !(out[i] > 0 && a.data[i % per] > 0) { out[i] = 0 }
+      return [(x, Tensor(shape: r.shape, data: out))]
+    case .deconvReLU:
+      return [(x, Tensor(shape: r.shape, data: r.data.map { max($0, 0) }))]
+    case .sumGradient:
+      return [(node.inputs[0], r), (node.inputs[1], r)]
     case .scale(let factors):
       let live = node.inputs.first { !graph.isConstant($0) }!
       return [(live, r.multiplied(byImage: Tensor(shape: [factors.count], data: factors)))]
