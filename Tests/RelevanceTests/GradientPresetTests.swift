@@ -27,11 +27,12 @@ final class GradientPresetTests: XCTestCase {
   }
 
   /// Central finite differences along sparse random directions, on graphs with LRN,
-  /// standalone affine maps and an NHWC transpose. Float32 and ReLU kinks make this a coarse
+  /// standalone affine maps, an NHWC transpose and a residual sum (whose gradient passes to both
+  /// inputs unchanged). Float32 and ReLU kinks make this a coarse
   /// check (3 % of the largest possible directional derivative); leaving out the LRN or affine
   /// gradient is off by a factor of 2 and more.
   func testGradientMatchesFiniteDifferences() throws {
-    for name in ["caffe_small", "keras_tf2onnx_small", "vgg16_small"] {
+    for name in ["caffe_small", "keras_tf2onnx_small", "vgg16_small", "residual_dynamo"] {
       let (plan, shape) = try gradientPlan(name)
       var state: UInt64 = 5
       func random() -> Float {
