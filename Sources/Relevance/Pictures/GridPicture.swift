@@ -19,11 +19,13 @@
 ///   row labels, rows of cells, and 1 if a leading image;
 /// - colour bar band B = 0 without one, else g + 5s + 2s_c + 9s_c;
 /// - width = 2m + L + n·W_c + (n − 1)·g, height = 2m + T + K + r·(H_c + C) + (r − 1)·g + B;
-/// - grid top y₀ = m + T + K; the cell of row i and target column j has its top-left corner at
-///   (m + L + (j + lead)·(W_c + g), y₀ + i·(H_c + C + g)), lead = 1 with a leading image, else 0;
-///   the leading image is at (m + L, y₀).
+/// - the leading image comes first, then the row labels, then the cells: with lead = 1 when
+///   there is a leading image (else 0) and x₀ = m + lead·(W_c + g) the left of the label column,
+///   the cell of row i and target column j has its top-left corner at
+///   (x₀ + L + j·(W_c + g), y₀ + i·(H_c + C + g)), where y₀ = m + T + K is the grid top;
+///   the leading image is at (m, y₀).
 /// Text is cut to fit with "..." (`BitmapFont.truncated`): the title to width − 2m, column
-/// titles and captions to W_c (centred over / under their cell), row labels to L − g (at x = m,
+/// titles and captions to W_c (centred over / under their cell), row labels to L − g (at x = x₀,
 /// centred vertically on the row's cells).
 public struct GridPicture: Sendable {
   public var title: String
@@ -80,12 +82,15 @@ public struct GridPicture: Sendable {
 
     /// Top-left corner of the cell in `row` and target column `column`.
     public func cellOrigin(row: Int, column: Int) -> (x: Int, y: Int) {
-      (margin + labelWidth + (column + (hasLeadingColumn ? 1 : 0)) * (cellWidth + spacing),
+      (labelX + labelWidth + column * (cellWidth + spacing),
        gridTop + row * (cellHeight + captionHeight + spacing))
     }
 
+    /// x₀: the left edge of the row-label column.
+    public var labelX: Int { margin + (hasLeadingColumn ? cellWidth + spacing : 0) }
+
     /// Top-left corner of the leading image.
-    public var leadingOrigin: (x: Int, y: Int) { (margin + labelWidth, gridTop) }
+    public var leadingOrigin: (x: Int, y: Int) { (margin, gridTop) }
 
     /// Top-left corner of the colour bar (under target column 0).
     public var colorbarOrigin: (x: Int, y: Int) {
@@ -165,7 +170,7 @@ public struct GridPicture: Sendable {
       let rowY = l.cellOrigin(row: i, column: 0).y
       if i < rowLabels.count && !rowLabels[i].isEmpty {
         let text = BitmapFont.truncated(rowLabels[i], toWidth: l.labelWidth - l.spacing, scale: s)
-        image.draw(text: text, x: l.margin, y: rowY + (l.cellHeight - BitmapFont.lineHeight(scale: s)) / 2,
+        image.draw(text: text, x: l.labelX, y: rowY + (l.cellHeight - BitmapFont.lineHeight(scale: s)) / 2,
                    color: black, scale: s)
       }
       for j in 0..<l.columns {
