@@ -33,7 +33,7 @@ public struct Colorbar: Equatable, Sendable {
   /// The bar, `width` × `barHeight` pixels (column x shows t = x / (width − 1)) with a grey
   /// outline, and the labels in black `2·textScale` pixels under it, on white.
   public func render(width: Int, barHeight: Int, textScale: Int = 1) -> RGBImage {
-    var image = RGBImage(width: width, height: Self.height(barHeight: barHeight, textScale: textScale))
+    var image = RGBImage.filled(width: width, height: Self.height(barHeight: barHeight, textScale: textScale))
     for x in 0..<width {
       let c = colormap.color(at: width > 1 ? Double(x) / Double(width - 1) : 0.5)
       image.fillRect(x: x, y: 0, width: 1, height: barHeight, color: c)

@@ -142,7 +142,7 @@ public struct GridPicture: Sendable {
   /// The picture.
   public func render() -> RGBImage {
     let l = layout()
-    var image = RGBImage(width: l.width, height: l.height)
+    var image = RGBImage.filled(width: l.width, height: l.height)
     let s = l.textScale, sc = l.captionScale
     let black: (r: UInt8, g: UInt8, b: UInt8) = (0, 0, 0)
     let grey: (r: UInt8, g: UInt8, b: UInt8) = (80, 80, 80)

@@ -75,7 +75,7 @@ public struct Heatmap: Sendable {
     let colormap = style.colormap ?? (signed ? .bwr : .hot)
     let scale = signed ? values.reduce(0) { max($0, abs($1)) } : values.reduce(0) { max($0, $1) }
 
-    var image = RGBImage(width: map.width, height: map.height)
+    var image = RGBImage.filled(width: map.width, height: map.height)
     for y in 0..<map.height {
       for x in 0..<map.width {
         let t = Self.position(values[y * map.width + x], scale: scale, signed: signed, colormap: colormap)
