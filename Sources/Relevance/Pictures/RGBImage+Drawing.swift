@@ -1,20 +1,11 @@
 /// Drawing on pictures: the few operations heatmaps, text and grid pictures are made of.
 /// Everything clips to the picture; nothing outside it is touched.
 extension RGBImage {
-  /// A picture filled with one colour (the same as `init(width:height:fill:)`, built without
-  /// an array per pixel, which matters for figure-sized pictures in debug builds).
+  /// A picture filled with one colour (`init(width:height:fill:)` under the name the
+  /// drawing code uses).
   public static func filled(width: Int, height: Int,
                             color: (r: UInt8, g: UInt8, b: UInt8) = (255, 255, 255)) -> RGBImage {
-    if color.r == color.g && color.g == color.b {
-      return RGBImage(width: width, height: height, pixels: [UInt8](repeating: color.r, count: width * height * 3))
-    }
-    var pixels = [UInt8](repeating: 0, count: width * height * 3)
-    for i in stride(from: 0, to: pixels.count, by: 3) {
-      pixels[i] = color.r
-      pixels[i + 1] = color.g
-      pixels[i + 2] = color.b
-    }
-    return RGBImage(width: width, height: height, pixels: pixels)
+    RGBImage(width: width, height: height, fill: color)
   }
 
   /// The picture with each pixel repeated `factor` × `factor` times (nearest neighbour):

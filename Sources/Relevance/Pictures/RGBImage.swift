@@ -16,8 +16,11 @@ public struct RGBImage: Equatable, Sendable {
 
   /// A picture filled with one colour.
   public init(width: Int, height: Int, fill: (r: UInt8, g: UInt8, b: UInt8) = (255, 255, 255)) {
-    self.init(width: width, height: height,
-              pixels: Array([[UInt8]](repeating: [fill.r, fill.g, fill.b], count: width * height).joined()))
+    var pixels = [UInt8](repeating: fill.r, count: width * height * 3)
+    if fill.g != fill.r || fill.b != fill.r {
+      for i in stride(from: 0, to: pixels.count, by: 3) { pixels[i + 1] = fill.g; pixels[i + 2] = fill.b }
+    }
+    self.init(width: width, height: height, pixels: pixels)
   }
 
   /// The colour at column `x`, row `y`.
