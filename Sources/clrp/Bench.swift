@@ -8,7 +8,9 @@ struct Bench: ParsableCommand {
     discussion: """
       With --forward (the default), times the compiled forward plan; with --rules, times
       explaining the top --signals classes of one image (forward pass included) with that
-      rule set. Each is run --runs times after one warm-up run on a seeded random input;
+      rule set; with --method, times `clrp explain --method M` for the top --targets classes
+      (forward pass and start signals included; the compiled plans are cached, as they are
+      when an explainer serves many images). Each is run --runs times after one warm-up run on a seeded random input;
       the median, the minimum, GFLOP/s of the conv and dense layers and the peak resident
       memory are reported. Unless --no-reference is given, the same work is timed in
       onnxruntime (Graphs/bench_onnxruntime.py) or Zennit (Graphs/bench_zennit.py, torchvision
@@ -18,12 +20,16 @@ struct Bench: ParsableCommand {
       Examples:
         .build/release/clrp bench Graphs/build/vgg16.onnx --forward --runs 10
         .build/release/clrp bench Graphs/build/vgg16.onnx --rules paper --signals 2 --json
+        .build/release/clrp bench Graphs/build/vgg16.onnx --method clrp2 --targets 5
       """)
 
   @Argument(help: "The ONNX model.") var model: String
   @Flag(help: "Benchmark the forward pass (default when --rules is not given).") var forward = false
   @Option(help: "Benchmark explanations with this rule preset or YAML file.") var rules: String?
   @Option(help: "Relevance signals explained at once (the top classes).") var signals = 1
+  @Option(help: "Benchmark an explanation method (lrp, clrp1, clrp2, sglrp, gradient, ...); its default rules unless --rules.")
+  var method: String?
+  @Option(help: "Classes explained at once with --method (the top ones).") var targets = 1
   @Option(help: "Preprocessing for zbox bounds: imagenet, unit or a YAML file.") var preprocess = "imagenet"
   @Option(help: "Timed runs (median reported).") var runs = 5
   @Option(help: "Images per batch (forward only).") var batch = 1
@@ -33,9 +39,11 @@ struct Bench: ParsableCommand {
 
   func run() throws {
     try reportingErrors {
-      guard runs > 0, batch > 0, signals > 0 else { throw ModelError("--runs, --batch and --signals must be positive") }
+      guard runs > 0, batch > 0, signals > 0, targets > 0 else { throw ModelError("--runs, --batch, --signals and --targets must be positive") }
       let model = try loadModel(model)
-      let explaining = rules != nil && !forward
+      let method = try self.method.map { try ExplanationMethod.parseList($0) }
+      if let method, method.count != 1 { throw ModelError("--method takes one method") }
+      let explaining = (rules != nil || method != nil) && !forward
       let shape = try model.inputShape(batch: explaining ? 1 : (model.fixedBatch ?? batch))
       let preprocessing = try Preprocessing.load(nameOrPath: preprocess)
       let input = randomImage(shape, preprocessing)
@@ -43,7 +51,11 @@ struct Bench: ParsableCommand {
       let macs = graph.nodes.reduce(0) { $0 + graph.multiplyAccumulates($1) }
       let work: () throws -> Void
       var what = "forward"
-      if explaining, let rules {
+      if explaining, let method = method?.first {
+        let explainer = Explainer(model: model, rules: rules, preprocessing: preprocessing)
+        work = { _ = try explainer.explain(input, method: method, targets: .top(targets)) }
+        what = "\(method) (rules \(rules ?? method.defaultRules)), top \(targets) class\(targets == 1 ? "" : "es")"
+      } else if explaining, let rules {
         let assignment = try RuleSet.load(nameOrPath: rules).assign(to: graph, preprocessing: preprocessing)
         let plan = try RelevancePlan(graph: graph, rules: assignment.rules)
         work = { _ = try plan.explainTopClasses(input, count: signals, layerSums: false) }
@@ -72,8 +84,10 @@ struct Bench: ParsableCommand {
       if !noReference {
         if explaining {
           let arch = zennitArch ?? ["vgg16", "alexnet", "googlenet"].first { self.model.lowercased().contains($0) }
-          if let arch, let r = try? PythonBench.run("bench_zennit.py", ["--arch", arch, "--rules", rules!, "--signals", String(signals),
-                                                                       "--runs", String(runs), "--size", String(shape.last!)]) {
+          let work = method.map { ["--method", $0[0].rawValue, "--targets", String(targets)] }
+            ?? ["--rules", rules!, "--signals", String(signals)]
+          if let arch, let r = try? PythonBench.run("bench_zennit.py", ["--arch", arch] + work
+                                                      + ["--runs", String(runs), "--size", String(shape.last!)]) {
             reference = ("zennit", r.median, r.rss)
           }
         } else if let r = try? PythonBench.run("bench_onnxruntime.py", [self.model, "--shape", shape.map(String.init).joined(separator: ","),
@@ -111,8 +125,14 @@ enum Statistics {
     return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
   }
 
-  /// Peak resident set size of this process (Linux ru_maxrss is in kilobytes).
+  /// Peak resident set size of this process: `VmHWM` of /proc/self/status (ru_maxrss carries
+  /// the parent's high-water mark across exec, so it overstates when a big process starts clrp).
   static func peakResidentBytes() -> Int {
+    if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+       let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+       let kB = Int(line.split(separator: " ").dropFirst().first ?? "") {
+      return kB * 1024
+    }
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return usage.ru_maxrss * 1024

@@ -8,10 +8,11 @@ struct CLRP: ParsableCommand {
     commandName: "clrp",
     abstract: "Explain the decisions of convolutional networks (LRP and contrastive LRP) from ONNX models.",
     discussion: """
-      Start with `clrp inspect MODEL.onnx` to see how clrp reads a model, then
-      `clrp classify MODEL.onnx INPUT.npy` to run it.
+      Start with `clrp explain MODEL.onnx IMAGE.png` (lrp, clrp1 and clrp2 maps of the top two
+      classes, written to ./explanations), `clrp inspect MODEL.onnx` to see how clrp reads a
+      model and which rule each layer gets, and `clrp verify` to check that relevance adds up.
       """,
-    subcommands: [Classify.self, Inspect.self, Verify.self, Bench.self])
+    subcommands: [Explain.self, Classify.self, Inspect.self, Verify.self, Bench.self])
 
   static func main() {
     useFastBLASKernels()
