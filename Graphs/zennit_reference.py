@@ -267,14 +267,21 @@ def lin(m, a, w, b):
 
 
 def manual_lrp(model, x, c, preset, shape):
-    seq = folded_sequence(model)
+    def onehot_logit(logits):
+        R = torch.zeros_like(logits)
+        R[0, c] = logits[0, c]
+        return R
+    return manual_lrp_seq(folded_sequence(model), x, onehot_logit, preset, shape)
+
+
+def manual_lrp_seq(seq, x, start, preset, shape):
+    """LRP through the layer list `seq` (a prefix of folded_sequence(model) is fine);
+    `start(output)` gives the relevance at the last layer's output."""
     acts = [x]
     with torch.no_grad():
         for m in seq:
             acts.append(m(acts[-1]))
-    logits = acts[-1]
-    R = torch.zeros_like(logits)
-    R[0, c] = logits[0, c]
+    R = start(acts[-1])
     first = next(i for i, m in enumerate(seq) if isinstance(m, nn.Conv2d))
     low, high = bounds(shape, dtype=x.dtype)
     for i in reversed(range(len(seq))):
