@@ -329,8 +329,8 @@ final class ImageFileTests: XCTestCase {
     XCTAssertTrue(r.geometry(height: 5, width: 7) == (nil, [5, 7], nil))
     let cases: [(String, String)] = [
       ("resize: 0", "`resize` must be one number"),
-      ("resize: 12.5", "whole numbers from 1 to 16384"),
-      ("resize: 100000", "whole numbers from 1 to 16384"),
+      ("resize: 12.5", "in whole pixels from 1 to 16384"),
+      ("resize: 100000", "in whole pixels from 1 to 16384"),
       ("resize: [1, 2]", "`resize` must be one number"),
       ("resize: big", "`resize` must be one whole number"),
       ("size: 224", "`size` must be [height, width]"),

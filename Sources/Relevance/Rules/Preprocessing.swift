@@ -160,7 +160,7 @@ struct PreprocessingFile: Decodable {
     func sides(_ key: String, _ values: [Double], allowed: Set<Int>, what: String) throws -> [Int] {
       guard allowed.contains(values.count),
             values.allSatisfy({ $0 == $0.rounded() && $0 >= 1 && $0 <= Double(Preprocessing.maxSide) }) else {
-        throw ConfigProblem("`\(key)` must be \(what) of whole numbers from 1 to \(Preprocessing.maxSide)")
+        throw ConfigProblem("`\(key)` must be \(what), in whole pixels from 1 to \(Preprocessing.maxSide)")
       }
       return values.map { Int($0) }
     }
@@ -173,7 +173,7 @@ struct PreprocessingFile: Decodable {
         sizeIsInput = true
       } else {
         guard let s = try? m.numbers("size") else { throw ConfigProblem("`size` must be [height, width] or `input`") }
-        size = try sides("size", s, allowed: [2], what: "[height, width] or `input`,")
+        size = try sides("size", s, allowed: [2], what: "[height, width] or `input`")
       }
     }
     if m.has("crop") {
