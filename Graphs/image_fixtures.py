@@ -186,6 +186,12 @@ def main():
     photo.convert("L").save(os.path.join(OUT, "jpeg_gray.jpg"), quality=90)
     photo.convert("CMYK").save(os.path.join(OUT, "jpeg_cmyk.jpg"), quality=90)
     good += ["jpeg_rgb", "jpeg_rgb444", "jpeg_progressive", "jpeg_gray", "jpeg_cmyk"]
+    # the same CMYK file without its Adobe APP14 segment: PIL still reads it as inverted CMYK
+    cmyk = open(os.path.join(OUT, "jpeg_cmyk.jpg"), "rb").read()
+    app14 = cmyk.index(b"\xff\xee")
+    length = struct.unpack(">H", cmyk[app14 + 2:app14 + 4])[0]
+    open(os.path.join(OUT, "jpeg_cmyk_noadobe.jpg"), "wb").write(cmyk[:app14] + cmyk[app14 + 2 + length:])
+    good.append("jpeg_cmyk_noadobe")
     for orientation, big in ((3, False), (6, False), (8, True), (6, True)):
         name = f"jpeg_exif{orientation}_{'mm' if big else 'ii'}"
         photo.save(os.path.join(OUT, name + ".jpg"), quality=90, exif=exif_bytes(orientation, big))

@@ -353,9 +353,10 @@ int ic_decode_jpeg(const unsigned char *data, size_t size, size_t max_pixels,
     set_message(message, message_size, "out of memory for %zu x %zu pixels", width, height);
     longjmp(failure.jump, 1);
   }
-  /* Photoshop (which writes the Adobe marker) stores CMYK inverted; PIL reads such files as
-   * "CMYK;I" and converts with R = (255 - K) - round(C (255 - K) / 255). */
-  int inverted = cinfo.saw_Adobe_marker;
+  /* Photoshop (which writes the Adobe marker) stores CMYK inverted. PIL assumes that polarity
+   * for every CMYK JPEG, Adobe marker or not (its "CMYK;I" raw mode), and converts with
+   * R = (255 - K) - round(C (255 - K) / 255); so do we. */
+  const int inverted = 1;
   while (cinfo.output_scanline < height) {
     unsigned char *target = pixels + (size_t)cinfo.output_scanline * width * 3;
     JSAMPROW rows[1] = {cmyk ? (JSAMPROW)row : (JSAMPROW)target};

@@ -35,7 +35,8 @@ int ic_decode_png(const unsigned char *data, size_t size, size_t max_pixels,
                   ic_image *out, char *message, size_t message_size);
 
 /* Any baseline or progressive JPEG as 8-bit RGB: YCbCr/RGB and grayscale through libjpeg,
- * CMYK and YCCK converted like PIL (Adobe-marked files store CMYK inverted). A file that ends
+ * CMYK and YCCK converted like PIL (which takes every CMYK JPEG to be stored inverted, as
+ * Photoshop writes them). A file that ends
  * early or whose entropy data breaks off ("premature end") is IC_ERR_TRUNCATED. EXIF orientation
  * is not applied here. */
 int ic_decode_jpeg(const unsigned char *data, size_t size, size_t max_pixels,

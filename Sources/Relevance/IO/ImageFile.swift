@@ -13,7 +13,8 @@ import Foundation
 ///   gray PIL clips the value at 255 instead, which we do not copy). Gamma, colour profiles and
 ///   PNG's `eXIf` chunk are ignored.
 /// - JPEG: baseline and progressive, YCbCr, RGB, grayscale, CMYK and YCCK (converted to RGB as
-///   PIL does, Adobe-marked files being stored inverted). The EXIF orientation (tag 0x0112 in
+///   PIL does: CMYK taken as stored inverted, Photoshop's convention, with or without an Adobe
+///   marker; R = (255 − K) − round(C·(255 − K)/255)). The EXIF orientation (tag 0x0112 in
 ///   the APP1 `Exif` segment, either byte order) is applied, as PIL's
 ///   `ImageOps.exif_transpose` does. A file that ends early is an error, not a picture padded
 ///   with grey.
