@@ -110,6 +110,7 @@ int ic_decode_png(const unsigned char *data, size_t size, size_t max_pixels,
     return reader.code == IC_OK ? IC_ERR_CORRUPT : reader.code;
   }
   png_set_read_fn(png, &reader, png_read_memory);
+  png_set_user_limits(png, 0x7fffffff, 0x7fffffff); /* our pixel limit below applies instead */
   png_read_info(png, info);
 
   png_uint_32 width, height;
@@ -220,6 +221,7 @@ int ic_encode_png(const unsigned char *rgb, int width, int height,
     return writer.code == IC_OK ? IC_ERR_CORRUPT : writer.code;
   }
   png_set_write_fn(png, &writer, png_write_memory, png_flush_memory);
+  png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
   png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8, PNG_COLOR_TYPE_RGB,
                PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
   png_write_info(png, info);

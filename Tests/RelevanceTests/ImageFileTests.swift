@@ -141,6 +141,13 @@ final class ImageFileTests: XCTestCase {
     let crc = crc32(png[12..<29])
     png.replaceSubrange(29..<33, with: [UInt8(crc >> 24), UInt8(crc >> 16 & 0xff), UInt8(crc >> 8 & 0xff), UInt8(crc & 0xff)])
     assertContains(message { try ImageFile.decode(png, name: "huge.png") }, ["huge.png: ", "too large", "20000 x 20000"])
+    // a JPEG whose frame header claims 65000 × 65000 pixels
+    var jpeg = [UInt8](try Data(contentsOf: URL(fileURLWithPath: fixture("jpeg_rgb.jpg"))))
+    let sof = try XCTUnwrap((0..<(jpeg.count - 1)).first { jpeg[$0] == 0xFF && jpeg[$0 + 1] == 0xC0 })
+    jpeg.replaceSubrange((sof + 5)..<(sof + 9), with: [0xFD, 0xE8, 0xFD, 0xE8])
+    assertContains(message { try ImageFile.decode(Data(jpeg), name: "huge.jpg") }, ["huge.jpg: ", "too large", "65000 x 65000"])
+    // a wide but small PNG is fine: libpng's own 1,000,000-pixel row limit is lifted
+    XCTAssertEqual(try ImageFile.decode(ImageFile.encodePNG(RGBImage(width: 1_200_000, height: 1)), name: "wide.png").width, 1_200_000)
   }
 
   func crc32(_ bytes: Data) -> UInt32 {
