@@ -1,7 +1,7 @@
 # clrp: build, test and run on a fresh Debian machine with the Swift toolchain.
 # Every target first installs the system libraries it needs (apt, as root or via sudo).
 
-APT_PACKAGES := libopenblas-dev libprotobuf-c-dev pkg-config
+APT_PACKAGES := libopenblas-dev libprotobuf-c-dev libpng-dev libjpeg62-turbo-dev pkg-config
 SWIFT_FLAGS ?=
 MODEL ?= Tests/Fixtures/models/vgg16_small.onnx
 INPUT ?= Tests/Fixtures/reference/vgg16_small.input.npy
@@ -9,7 +9,7 @@ INPUT ?= Tests/Fixtures/reference/vgg16_small.input.npy
 .PHONY: deps build release test classify clean
 
 deps:
-	@if pkg-config --exists openblas libprotobuf-c 2>/dev/null; then :; else \
+	@if pkg-config --exists openblas libprotobuf-c libpng libjpeg 2>/dev/null; then :; else \
 	  echo "installing $(APT_PACKAGES)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES); \

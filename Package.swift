@@ -23,10 +23,13 @@ let package = Package(
       exclude: ["onnx.proto", "regenerate.sh"],
       linkerSettings: [.linkedLibrary("protobuf-c")]),
     .target(
+      name: "CImageCodecs",
+      linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg")]),
+    .target(
       name: "TensorKernels", dependencies: ["COpenBLAS"],
       swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
     .target(
-      name: "Relevance", dependencies: ["TensorKernels", "ONNXProto", .product(name: "Yams", package: "Yams")],
+      name: "Relevance", dependencies: ["TensorKernels", "ONNXProto", "CImageCodecs", .product(name: "Yams", package: "Yams")],
       swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
     .executableTarget(
       name: "clrp",
