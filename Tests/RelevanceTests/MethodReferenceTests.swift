@@ -7,10 +7,21 @@ import XCTest
 /// Docs/METHODS.md defines them; captum for the gradient family; neurons on truncated networks),
 /// committed in Tests/Fixtures/methods with a manifest.
 ///
-/// Tolerances: cosine ≥ 0.9999 and max|Δ| ≤ 1e-4 · max|R|; contrastive maps (small differences
-/// of large, nearly equal maps) ≤ 1e-3 · max|R|. A reference that is all zero (CLRP1 with the
-/// |z| dual on these fixtures) must be matched by a map that is zero up to 1e-4 of the target's
-/// LRP map.
+/// Tolerances: cosine ≥ 0.9999 and max|Δ| ≤ 1e-4 · max|R|; maps that are small differences of
+/// large, nearly equal maps ≤ 1e-3 · max|R|: CLRP's, and SGLRP's, whose start signal sums to 0
+/// over classes whose LRP maps are nearly the same (the reference's own float32 run is 3.4e-4
+/// off its float64 map on vgg16_small). A reference that is all zero (CLRP1 with the |z| dual
+/// on these fixtures) must be matched by a map that is zero up to 1e-4 of the target's LRP map.
+///
+/// One exception, measured: on googlenet_small's input, ReLU pre-activations in five layers
+/// lie within 1e-5 of zero relative to their layer's largest (float64: 4.8e-6 in
+/// inception3b.branch1, 6.7e-6 in conv3, ...), below float32 rounding of a conv output, so a
+/// float32 forward pass (clrp's summation order, not torch's) may switch a few ReLU masks. LRP
+/// multiplies by those near-zero activations and does not notice; the gradient passes through
+/// the mask whole. Central differences of the class-0 logit along the direction where the two
+/// gradient maps differ jump between 1.51 and 1.70 for h = 1e-2 to 1e-6, between the two maps'
+/// 1.90 and 1.32: the gradient is not defined to float32 precision there. Gradient maps on that
+/// input are held to cosine ≥ 0.9999 and max|Δ| ≤ 5e-2 · max|R|.
 final class MethodReferenceTests: XCTestCase {
   struct Manifest: Decodable {
     var files: [Entry]
@@ -66,7 +77,8 @@ final class MethodReferenceTests: XCTestCase {
       } else {
         let scale = expected.data.map(abs).max()!
         let diff = zip(map.relevance.data, expected.data).map { abs($0 - $1) }.max()!
-        let tolerance: Float = method.isContrastive ? 1e-3 : 1e-4
+        let nearKink = entry.model == "googlenet_small" && !method.startsFromScore
+        let tolerance: Float = nearKink ? 5e-2 : method.isContrastive || method == .sglrp ? 1e-3 : 1e-4
         XCTAssertGreaterThanOrEqual(cosineSimilarity(map.relevance.data, expected.data), 0.9999, what)
         XCTAssertLessThanOrEqual(diff, tolerance * scale, "\(what): max|Δ| \(diff), max|R| \(scale)")
       }
