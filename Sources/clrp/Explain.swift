@@ -91,7 +91,6 @@ struct Explain: ParsableCommand {
       let explainer = Explainer(model: model, rules: rules, preprocessing: preprocessing,
                                 options: ContrastOptions(dual: dual, normalize: normalize))
       let directory = output == nil ? (outputDir ?? "explanations") : nil
-      if let directory { try makeDirectory(directory) }
       let shape = try explainer.inputShape()
       let layout = preprocessing.layout ?? .nchw
 
@@ -108,6 +107,7 @@ struct Explain: ParsableCommand {
           Prediction(class: $0.index, label: name($0.index), logit: Double(result.logits[$0.index]), probability: $0.probability)
         }, maps: [], grid: nil, forwardSeconds: result.forwardSeconds, backwardSeconds: result.backwardSeconds)
 
+        if let directory { try makeDirectory(directory) }
         let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
         var heatmaps: [Heatmap] = []
         for map in result.maps {
@@ -130,7 +130,7 @@ struct Explain: ParsableCommand {
                                        conservation: map.conservation, signals: map.signals, seconds: map.seconds, npy: files.npy, png: files.png))
         }
         if let directory {
-          let grid = gridPicture(result, heatmaps: heatmaps, methods: methods, picture: picture, title: "\(model.path)  \(path)", labels: labels)
+          let grid = gridPicture(result, heatmaps: heatmaps, methods: methods, picture: picture, title: "\((model.path as NSString).lastPathComponent)  \((path as NSString).lastPathComponent)", labels: labels)
           let gridPath = (directory as NSString).appendingPathComponent("\(stem).grid.png")
           try ImageFile.writePNG(grid.render(), path: gridPath)
           report.grid = gridPath
@@ -219,11 +219,13 @@ struct Explain: ParsableCommand {
   func printText(_ report: InputReport) {
     let predictions = report.top.map { p in "\(p.class)" + (p.label.map { " (\($0))" } ?? "") + String(format: " %.3f", p.probability) }
     print("\(report.input): " + predictions.joined(separator: ", "))
+    func pad(_ text: String, _ width: Int) -> String { text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count) }
+    let targetWidth = min(24, report.maps.map { $0.target.count + ($0.targetLabel.map { $0.count + 1 } ?? 0) }.max() ?? 0)
     for map in report.maps {
-      let target = map.target + (map.targetLabel.map { " \($0)" } ?? "")
+      let target = String((map.target + (map.targetLabel.map { " \($0)" } ?? "")).prefix(24))
       let conservation = map.conservation.map { String(format: "%.4f", $0) } ?? "-"
-      print(String(format: "  %-15@ %-20@ score %10.4g  sum %10.4g  conservation %@", map.method as NSString,
-                   String(target.prefix(20)) as NSString, map.score, map.relevanceSum, conservation as NSString)
+      print("  " + pad(map.method, 15) + pad(target, targetWidth + 1)
+            + String(format: "score %10.4g   sum %10.4g   conservation ", map.score, map.relevanceSum) + pad(conservation, 7)
             + ([map.png, map.npy].compactMap { $0 }.first.map { "  -> \($0)" } ?? ""))
     }
     if let grid = report.grid { print("  grid -> \(grid)") }

@@ -61,7 +61,7 @@ struct StartSignals {
       return contrast(at, target.reshaped([1] + target.shape.dropFirst()), dual.reshaped([1] + dual.shape.dropFirst()))
     case .sglrp:
       guard case .classes(let classes) = target, classes.count == 1 else {
-        throw ModelError(file: graph.source, "sglrp explains one output class (its start is the softmax gradient of that class)")
+        throw ModelError(file: graph.source, "sglrp explains one output class (its start is the softmax gradient of that class); for neurons use lrp, clrp2 or a gradient method")
       }
       return MapRecipe(method: method, target: target, score: score,
                        parts: [(StartSignal(value: logitsName, signal: sglrpSignal(classes[0])), 1)], normalizeParts: false)

@@ -76,10 +76,9 @@ public enum NPY {
     return data
   }
 
+  /// Writes atomically (see `writeAtomically`): a failure leaves no half-written file.
   public static func write(_ tensor: Tensor, path: String) throws {
-    do { try encode(tensor).write(to: URL(fileURLWithPath: path)) } catch {
-      throw ModelError(file: path, "cannot be written: \(error.localizedDescription)")
-    }
+    try writeAtomically(encode(tensor), to: path)
   }
 
   private static func field(_ key: String, in header: String) -> String? {
