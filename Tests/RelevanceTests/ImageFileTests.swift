@@ -202,12 +202,17 @@ final class ImageFileTests: XCTestCase {
   func testResizeMatchesPIL() throws {
     let source = try ImageFile.read(path: fixture("resize_source.png"))
     XCTAssertEqual([source.width, source.height], [40, 30])
-    for (w, h) in [(17, 13), (9, 30), (64, 48), (5, 4), (40, 30)] {
+    // Exact against Pillow 13 (which wrote the fixtures); Pillow 12 and older always resize
+    // horizontally first, which moves some pixels by one level, hence the tolerance.
+    var worst = 0
+    for (w, h) in [(17, 13), (9, 30), (64, 48), (5, 4), (40, 30), (36, 8), (64, 12)] {
       let want = try expected("resize_\(w)x\(h)")
       let got = ImageResize.resize(source, width: w, height: h)
       XCTAssertEqual([got.height, got.width], [want.height, want.width])
+      worst = max(worst, maxDifference(got.pixels, want.pixels))
       XCTAssertLessThanOrEqual(maxDifference(got.pixels, want.pixels), 1, "\(w)x\(h)")
     }
+    print("resize: largest difference from PIL \(worst) levels")
     let crop = ImageResize.centerCrop(ImageResize.resize(source, width: 17, height: 13), width: 11, height: 11)
     let want = try expected("crop_17x13_to_11")
     XCTAssertEqual(crop.pixels, want.pixels)

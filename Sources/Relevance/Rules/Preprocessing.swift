@@ -88,7 +88,7 @@ public struct Preprocessing: Equatable, Sendable {
   public static func load(nameOrPath: String) throws -> Preprocessing {
     if let builtIn = builtIn[nameOrPath.lowercased()] { return builtIn }
     guard FileManager.default.fileExists(atPath: nameOrPath) else {
-      throw ModelError("unknown preprocessing '\(nameOrPath)': give imagenet, unit, or the path of a YAML file with mean, std and optionally range and layout")
+      throw ModelError("unknown preprocessing '\(nameOrPath)': give imagenet, unit, or the path of a YAML file with mean, std and optionally range, layout, resize or size, and crop")
     }
     return try Preprocessing(yaml: RuleSet.readText(nameOrPath), source: nameOrPath)
   }
