@@ -239,21 +239,6 @@ final class ImageFileTests: XCTestCase {
     XCTAssertGreaterThan(maxDifference(plain, want.pixels), 5)
   }
 
-  func testResizeSpeed() throws {
-    #if DEBUG
-    throw XCTSkip("timed in release builds only")
-    #else
-    var photo = RGBImage(width: 4000, height: 3000)
-    for i in stride(from: 0, to: photo.pixels.count, by: 97) { photo.pixels[i] = UInt8(i & 0xff) }
-    let start = Date()
-    let small = ImageResize.resizeShorterSide(photo, to: 256)
-    let seconds = Date().timeIntervalSince(start)
-    XCTAssertEqual([small.width, small.height], [341, 256])
-    print("resize 4000×3000 → 341×256: \(seconds) s")
-    XCTAssertLessThan(seconds, 1)
-    #endif
-  }
-
   func testTorchvisionSizes() {
     XCTAssertTrue(ImageResize.shorterSideSize(width: 40, height: 30, to: 27) == (36, 27))
     XCTAssertTrue(ImageResize.shorterSideSize(width: 300, height: 500, to: 256) == (256, 426))
