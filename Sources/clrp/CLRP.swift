@@ -12,7 +12,7 @@ struct CLRP: ParsableCommand {
       classes, written to ./explanations), `clrp inspect MODEL.onnx` to see how clrp reads a
       model and which rule each layer gets, and `clrp verify` to check that relevance adds up.
       """,
-    subcommands: [Explain.self, Classify.self, Inspect.self, Verify.self, Bench.self])
+    subcommands: [Explain.self, Eval.self, Classify.self, Inspect.self, Verify.self, Bench.self])
 
   static func main() {
     useFastBLASKernels()
