@@ -275,6 +275,8 @@ final class RecordStore {
         throw ModelError(file: directory, "holds a \(kind) run with other settings (\(RecordStore.difference(existing, settings))); use another --output or delete it")
       }
       records = try RecordStore.readRecords(recordsPath)
+      // Rewritten without a line an interruption cut off, so appends start on a fresh line.
+      try writeAtomically(Data(try records.map { try RecordStore.line($0) }.joined()), to: recordsPath)
     } else {
       try writeAtomically(RecordStore.encoder().encode(settings), to: settingsPath)
       try writeAtomically(Data(), to: recordsPath)
@@ -298,12 +300,17 @@ final class RecordStore {
   /// Appends one record as one line and flushes it, so an interruption loses at most the image
   /// in progress.
   func append(_ record: EvaluationRecord) throws {
+    handle?.write(try RecordStore.line(record))
+    records.append(record)
+  }
+
+  /// A record as one line of JSON with its newline.
+  static func line(_ record: EvaluationRecord) throws -> Data {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
     var line = try encoder.encode(record)
     line.append(0x0A)
-    handle?.write(line)
-    records.append(record)
+    return line
   }
 
   func writeSummary(_ summary: EvaluationSummary) throws {
