@@ -137,3 +137,30 @@ final class PointingGameTests: XCTestCase {
     XCTAssertEqual(d.skipped.map(\.file), ["b.JPEG"])
   }
 }
+
+/// The neuron study's matrix against a direct computation.
+final class NeuronStudyTests: XCTestCase {
+  func testChangesAreScoreDropsAfterAblatingEachMapsMaximum() throws {
+    let model = try Model(path: Fixtures.path("models/vgg16_small.onnx"))
+    let input = try NPY.read(path: Fixtures.path("relevance/vgg16_small.input.npy"))
+    let explainer = Explainer(model: model, preprocessing: .imagenet)
+    let node = "/features/features.22/Relu"
+    let mean = Tensor(zeros: input.shape)
+    let study = try NeuronStudy.run(explainer: explainer, input: input, node: node, count: 3, patch: 7, mean: mean)
+    XCTAssertEqual(study.units.count, 3)
+    XCTAssertEqual(study.scores, study.scores.sorted(by: >))
+    let before = try explainer.unitScores(input, node: node)
+    for m in study.methods.indices {
+      for i in study.units.indices {
+        let map = try RelevanceMap(study.maps[m][i])
+        let at = PointingGame.maximum(map)
+        XCTAssertEqual(study.centres[m][i], [at.x, at.y])
+        let after = try explainer.unitScores(Ablation.replacePatch(input, with: mean, centre: at, side: 7, layout: .nchw), node: node)
+        for (j, u) in study.units.enumerated() {
+          XCTAssertEqual(study.changes[m][i][j], before[u] - after[u], accuracy: 1e-9)
+        }
+      }
+    }
+    XCTAssertTrue(study.csv.hasPrefix("method,ablated_unit,unit,score_before,change\nlrp,\(study.units[0]),"))
+  }
+}
