@@ -4,9 +4,11 @@
 APT_PACKAGES := libopenblas-dev libprotobuf-c-dev libpng-dev libjpeg62-turbo-dev pkg-config
 SWIFT_FLAGS ?=
 MODEL ?= Tests/Fixtures/models/vgg16_small.onnx
+IMAGE ?= Tests/Fixtures/relevance/vgg16_small.input.npy
+LABELS ?=
 INPUT ?= Tests/Fixtures/reference/vgg16_small.input.npy
 
-.PHONY: deps build release test classify clean
+.PHONY: deps build release test explain classify clean
 
 deps:
 	@if pkg-config --exists openblas libprotobuf-c libpng libjpeg 2>/dev/null; then :; else \
@@ -24,7 +26,11 @@ release: deps
 test: deps
 	swift test $(SWIFT_FLAGS)
 
-# The main job on the bundled model and input.
+# The main job: explain the bundled model's top two classes on the bundled image.
+explain: release
+	.build/release/clrp explain $(MODEL) $(IMAGE) --method lrp,clrp1,clrp2 --top 2 $(if $(LABELS),--labels $(LABELS)) --output-dir explanations
+
+# The forward pass on the bundled input.
 classify: release
 	.build/release/clrp classify $(MODEL) $(INPUT) --top 5
 
