@@ -1,3 +1,4 @@
+import Foundation
 @_exported import TensorKernels
 
 /// An imported model: the graph as the file holds it, and canonical graphs and compiled plans
@@ -28,6 +29,17 @@ public struct Model: Sendable {
   /// A forward plan for inputs of the given shape.
   public func forwardPlan(inputShape: [Int]) throws -> ForwardPlan {
     try ForwardPlan(graph: canonical(inputShape: inputShape))
+  }
+
+  /// Class names the model file carries in its metadata (`labels`, `class_names` or `classes`:
+  /// a JSON list of strings, or one name per line), nil when it has none.
+  public var labels: [String]? {
+    for key in ["labels", "class_names", "classes"] {
+      guard let text = imported.metadata[key]?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else { continue }
+      if text.hasPrefix("["), let list = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String] { return list }
+      return text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+    }
+    return nil
   }
 
   /// Whether the model fixes its batch size (then batches run one image at a time).

@@ -63,7 +63,7 @@ struct Explain: ParsableCommand {
   var normalize = "none"
   @Option(help: "Write the one map asked for to FILE.npy (relevance) or FILE.png (heatmap).") var output: String?
   @Option(help: "Write every map, heatmap and a grid picture per input here (created if missing).") var outputDir: String?
-  @Option(help: "Class names, one per line, for pictures and JSON.") var labels: String?
+  @Option(help: "Class names, one per line, for pictures and JSON (default: the model's metadata `labels`, if any).") var labels: String?
   @Option(help: "Colormap for every heatmap (bwr, seismic, coolwarm, hot, inferno, gray).") var cmap: String?
   @Flag(help: "Blend heatmaps with the input picture.") var overlay = false
   @Flag(help: "Print predictions and per-map figures as JSON.") var json = false
@@ -87,7 +87,7 @@ struct Explain: ParsableCommand {
       let colormap = try cmap.map(Colormap.named)
       let preprocessing = try Preprocessing.load(nameOrPath: preprocess)
       let model = try loadModel(model)
-      let labels = try self.labels.map(readLabels)
+      let labels = try self.labels.map(readLabels) ?? model.labels
       let explainer = Explainer(model: model, rules: rules, preprocessing: preprocessing,
                                 options: ContrastOptions(dual: dual, normalize: normalize))
       let directory = output == nil ? (outputDir ?? "explanations") : nil
@@ -100,7 +100,7 @@ struct Explain: ParsableCommand {
         let (input, picture) = try loadInput(path, shape: shape, preprocessing: preprocessing)
         let result = try explainer.explain(input, methods: methods, targets: selection)
         if let labels, labels.count != result.logits.count {
-          throw ModelError(file: self.labels!, "has \(labels.count) names; the model has \(result.logits.count) classes")
+          throw ModelError(file: self.labels ?? model.path, "has \(labels.count) class names; the model has \(result.logits.count) classes")
         }
         func name(_ c: Int) -> String? { labels.map { $0[c] } }
         var report = InputReport(input: path, top: result.top(min(5, result.logits.count)).map {

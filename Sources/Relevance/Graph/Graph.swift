@@ -52,6 +52,8 @@ public struct Graph: Sendable {
   public var shapes: [ValueName: [Int]] = [:]
   public var opsetVersion: Int
   public var producer: String
+  /// The model file's `metadata_props`.
+  public var metadata: [String: String] = [:]
   /// Things the user should know that are not errors (e.g. an opset newer than tested).
   public var notes: [String] = []
 

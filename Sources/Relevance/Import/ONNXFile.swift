@@ -41,6 +41,8 @@ struct ONNXFile {
   var path: String
   var opsetVersion: Int?
   var producer: String
+  /// The model's `metadata_props` (key → value).
+  var metadata: [String: String] = [:]
   var graphName: String
   var nodes: [NodeRecord]
   var initializers: [String: Constant]
@@ -77,6 +79,10 @@ struct ONNXFile {
 
     producer = [string(model.producer_name), string(model.producer_version)]
       .filter { !$0.isEmpty }.joined(separator: " ")
+    for i in 0..<model.n_metadata_props {
+      guard let entry = model.metadata_props[i]?.pointee else { continue }
+      metadata[string(entry.key)] = string(entry.value)
+    }
     var opset: Int?
     for i in 0..<model.n_opset_import {
       let entry = model.opset_import[i]!.pointee

@@ -187,6 +187,7 @@ public enum ONNXImporter {
       name: file.graphName, source: path, input: input.name, declaredInputShape: dims,
       outputs: file.outputs.map(\.name), nodes: nodes, constants: constants,
       opsetVersion: opset, producer: file.producer)
+    graph.metadata = file.metadata
     if opset > testedOpsets.upperBound {
       graph.notes.append("opset \(opset) is newer than the opsets clrp is tested with (\(testedOpsets.lowerBound) to \(testedOpsets.upperBound))")
     }
