@@ -223,6 +223,9 @@ final class ExplainerTests: XCTestCase {
       }
     }
     expect([.lrp], .targets([.class(10)]), "class 10 is out of range")
+    var nan = input
+    nan.data[5] = .nan
+    XCTAssertThrowsError(try explainer.explain(nan, method: .lrp, targets: .top(1))) { XCTAssertTrue("\($0)".contains("1 non-finite"), "\($0)") }
     expect([.lrp], .top(11), "top 11 of 10")
     expect([.lrp], .targets([.neuron(Neuron(node: "nope", selection: .index(0)))]), "no node or value named 'nope'")
     expect([.lrp], .targets([.neuron(Neuron(node: "/features/features.22/Relu", selection: .index(64)))]), "channel 64 is out of range")

@@ -129,6 +129,10 @@ public final class Explainer: @unchecked Sendable {
       throw ModelError(file: model.path, "explain takes one image (batch 1); the input has shape \(shape)")
     }
     guard !methods.isEmpty else { throw ModelError("no method given (methods: \(ExplanationMethod.allNames))") }
+    let nonFinite = input.data.lazy.filter { !$0.isFinite }.count
+    guard nonFinite == 0 else {
+      throw ModelError(file: model.path, "the input holds \(nonFinite) non-finite values (NaN or infinity); relevance of such an input means nothing")
+    }
     let graph = try self.graph(inputShape: shape)
     let neuronNode: String? = {
       switch selection {
