@@ -134,19 +134,15 @@ public final class Explainer: @unchecked Sendable {
       throw ModelError(file: model.path, "the input holds \(nonFinite) non-finite values (NaN or infinity); relevance of such an input means nothing")
     }
     let graph = try self.graph(inputShape: shape)
-    let neuronNode: String? = {
-      switch selection {
-      case .topNeurons(let node, _): return node
-      case .targets(let targets):
-        return targets.lazy.compactMap { if case .neuron(let n) = $0 { return n.node } else { return nil } }.first
-      default: return nil
-      }
-    }()
-    var neuronValues: [String: ValueName] = [:]
-    if case .targets(let targets) = selection {
-      for case .neuron(let n) in targets { neuronValues[n.node] = try Explainer.value(named: n.node, in: graph) }
+    // The values neuron targets name, kept by the forward pass.
+    var neuronNodes: [String] = []
+    switch selection {
+    case .topNeurons(let node, _): neuronNodes = [node]
+    case .targets(let targets): for case .neuron(let n) in targets { neuronNodes.append(n.node) }
+    default: break
     }
-    if let neuronNode { neuronValues[neuronNode] = try Explainer.value(named: neuronNode, in: graph) }
+    var neuronValues: [String: ValueName] = [:]
+    for node in neuronNodes where neuronValues[node] == nil { neuronValues[node] = try Explainer.value(named: node, in: graph) }
     let keep = Set(neuronValues.values)
 
     // Methods grouped by the rule set they run with, in the order given.
