@@ -19,7 +19,7 @@ struct Eval: ParsableCommand {
         clrp eval merge runs/s0 runs/s1 runs/s2 --output runs/all
         clrp eval neurons --model Tests/Fixtures/models/vgg16_small.onnx image.png --node /features/features.22/Relu --units top:8
       """,
-    subcommands: [Pointing.self, Ablate.self, Neurons.self, Merge.self])
+    subcommands: [Pointing.self, Ablate.self, Neurons.self, Merge.self, Report.self])
 
   /// Options shared by the pointing game and the ablation study.
   struct Common: ParsableArguments {
