@@ -2,13 +2,15 @@
 # Every target first installs the system libraries it needs (apt, as root or via sudo).
 
 APT_PACKAGES := libopenblas-dev libprotobuf-c-dev libpng-dev libjpeg62-turbo-dev pkg-config
+# Only the tests need these: headless Chromium opens the `clrp eval report` page.
+TEST_APT_PACKAGES := chromium
 SWIFT_FLAGS ?=
 MODEL ?= Tests/Fixtures/models/vgg16_small.onnx
 IMAGE ?= Tests/Fixtures/relevance/vgg16_small.input.npy
 LABELS ?=
 INPUT ?= Tests/Fixtures/reference/vgg16_small.input.npy
 
-.PHONY: deps build release test explain classify clean
+.PHONY: deps test-deps build release test explain classify clean
 
 deps:
 	@if pkg-config --exists openblas libprotobuf-c libpng libjpeg 2>/dev/null; then :; else \
@@ -17,13 +19,20 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES); \
 	fi
 
+test-deps: deps
+	@if command -v chromium >/dev/null 2>&1; then :; else \
+	  echo "installing $(TEST_APT_PACKAGES)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(TEST_APT_PACKAGES); \
+	fi
+
 build: deps
 	swift build $(SWIFT_FLAGS)
 
 release: deps
 	swift build -c release $(SWIFT_FLAGS)
 
-test: deps
+test: deps test-deps
 	swift test $(SWIFT_FLAGS)
 
 # The main job: explain the bundled model's top two classes on the bundled image.
