@@ -7,18 +7,18 @@ extension Eval {
     static let configuration = CommandConfiguration(
       abstract: "Make one self-contained HTML page of evaluation runs: plots, tables, and the cases where methods disagree.",
       discussion: """
-        Each RUN is an --output folder of `clrp eval pointing` or `ablation` (or of `merge`);
-        give several (e.g. one per model) for one page with a section per run. OUTPUT/index.html
+        Each RUN is an --output folder of `clrp eval pointing` or `ablation` (or of `merge`); \
+        give several (e.g. one per model) for one page with a section per run. OUTPUT/index.html \
         needs no network: plots are inline SVG, pictures are PNG data URIs.
 
-        Pointing runs show accuracy against energy per method (Gu et al. 2018, Fig. 4), its
-        table and the classic pointing game; ablation runs the mean logit drop per method
-        (Table 1). For pointing runs the --gallery cases (image, class) where the methods
-        disagree most (variance over methods of the share of energies hit) are explained
-        again with the run's model, dataset and settings and shown with the class's boxes and
-        a heatmap per method. When the model or dataset is no longer where the settings say
-        (paths are as given to the run, relative to where it started), the page says so and
-        shows the recorded hits only. ImageNet-layout runs do not record --annotations and
+        Pointing runs show accuracy against energy per method (Gu et al. 2018, Fig. 4), its \
+        table and the classic pointing game; ablation runs the mean logit drop per method \
+        (Table 1). For pointing runs the --gallery cases (image, class) where the methods \
+        disagree most (variance over methods of the share of energies hit) are explained \
+        again with the run's model, dataset and settings and shown with the class's boxes and \
+        a heatmap per method. When the model or dataset is no longer where the settings say \
+        (paths are as given to the run, relative to where it started), the page says so and \
+        shows the recorded hits only. ImageNet-layout runs do not record --annotations and \
         --synsets; give them here to draw their gallery.
 
         Example:

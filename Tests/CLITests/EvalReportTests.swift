@@ -139,6 +139,27 @@ final class EvalReportTests: XCTestCase {
     XCTAssertFalse(FileManager.default.fileExists(atPath: Self.directory + "/bad/index.html"))
   }
 
+  /// Every text from runs (paths, method and image names, notes) is escaped, in HTML and SVG;
+  /// the disagreement score is the variance over methods of the share of energies hit.
+  func testAllTextIsEscaped() throws {
+    let settings = EvaluationSettings(kind: "pointing", model: "m<1>.onnx", dataset: "d&d", methods: ["lrp", "<script>"], rules: nil,
+                                      preprocess: "imagenet", dual: "uniform", normalize: "none", energies: [0.5, 1], tolerance: 0)
+    let json = #"{"index": 0, "image": "a\"<b>.png", "cases": [{"class": 1, "method": "lrp", "hits": [true, false], "point": true}, "#
+      + #"{"class": 1, "method": "<script>", "hits": [false, false], "point": false}]}"#
+    let records = [try JSONDecoder().decode(EvaluationRecord.self, from: Data(json.utf8))]
+    let ranked = DisagreementCase.rank(records, methods: settings.methods, top: 5)
+    XCTAssertEqual(ranked.map(\.score), [0.0625], "variance of 1/2 and 0")
+    let item = GalleryItem(ranked[0], className: "<cls>", note: "moved & gone")
+    let html = try HTMLReport.render(title: "<t>", sections: [ReportSection(folder: "runs/<x>", summary: EvaluationSummary(settings: settings, records: records),
+                                                                            gallery: [item])])
+    XCTAssertEqual(html.components(separatedBy: "<script").count - 1, 1, "the load check only")
+    XCTAssertFalse(html.contains("<x>") || html.contains("<b>.png") || html.contains("<cls>") || html.contains("<t>") || html.contains("<1>"))
+    for escaped in ["&lt;script&gt;", "runs/&lt;x&gt;", "a&quot;&lt;b&gt;.png", "&lt;cls&gt;", "moved &amp; gone", "m&lt;1&gt;.onnx", "d&amp;d"] {
+      XCTAssertTrue(html.contains(escaped), escaped)
+    }
+    XCTAssertTrue(html.contains("<polyline data-method=\"&lt;script&gt;\""), "escaped in the SVG too")
+  }
+
   /// The page in headless Chromium: after load every image decoded, no resource or script
   /// error (the page's load check marks `<body>`), nothing on the console; and a screenshot.
   /// Without chromium the test is skipped, but fails under CI (`CI=true`), where `make test`
