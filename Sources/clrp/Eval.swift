@@ -40,13 +40,7 @@ struct Eval: ParsableCommand {
     @Flag(help: "Print the summary as JSON.") var json = false
     @Flag(help: "No progress bar.") var quiet = false
 
-    func loadDataset() throws -> Dataset {
-      switch (annotations, synsets) {
-      case (nil, nil): return try Dataset.load(path: data)
-      case (let a?, let s?): return try Dataset.loadImageNet(images: data, annotations: a, synsets: s)
-      default: throw ModelError("the ImageNet layout needs both --annotations and --synsets")
-      }
-    }
+    func loadDataset() throws -> Dataset { try Evaluator.dataset(of: settings(kind: "")) }
 
     func parsedShard() throws -> (index: Int, count: Int)? {
       guard let shard else { return nil }
@@ -67,7 +61,7 @@ struct Eval: ParsableCommand {
     }
 
     func settings(kind: String, energies: [Double]? = nil, tolerance: Double? = nil, patch: Int? = nil) throws -> EvaluationSettings {
-      EvaluationSettings(kind: kind, model: model, dataset: data, methods: try methodNames(), rules: rules, preprocess: preprocess,
+      EvaluationSettings(kind: kind, model: model, dataset: data, annotations: annotations, synsets: synsets, methods: try methodNames(), rules: rules, preprocess: preprocess,
                          dual: dual, normalize: normalize, energies: energies, tolerance: tolerance, patch: patch, shard: shard)
     }
 

@@ -18,8 +18,7 @@ extension Eval {
         again with the run's model, dataset and settings and shown with the class's boxes and \
         a heatmap per method. When the model or dataset is no longer where the settings say \
         (paths are as given to the run, relative to where it started), the page says so and \
-        shows the recorded hits only. ImageNet-layout runs do not record --annotations and \
-        --synsets; give them here to draw their gallery.
+        shows the recorded hits only.
 
         Example:
           clrp eval report runs/vgg runs/vgg-ablation runs/resnet --output runs/report
@@ -29,8 +28,6 @@ extension Eval {
     @Option(help: "Folder for index.html.") var output: String
     @Option(help: "Cases in each pointing run's gallery (0: none).") var gallery = 8
     @Option(help: "The page's title.") var title = "clrp evaluation report"
-    @Option(help: "ImageNet layout of the runs' dataset: folder of Pascal VOC XML files.") var annotations: String?
-    @Option(help: "ImageNet layout of the runs' dataset: synset file.") var synsets: String?
 
     func run() throws {
       try reportingErrors {
@@ -105,12 +102,7 @@ extension Eval {
         let explainer = Explainer(model: try loadModel(settings.model), rules: settings.rules,
                                   preprocessing: try Preprocessing.load(nameOrPath: settings.preprocess),
                                   options: ContrastOptions(dual: dual, normalize: normalize))
-        let dataset: Dataset
-        if let annotations, let synsets {
-          dataset = try Dataset.loadImageNet(images: settings.dataset, annotations: annotations, synsets: synsets)
-        } else {
-          dataset = try Dataset.load(path: settings.dataset)
-        }
+        let dataset = try Evaluator.dataset(of: settings)
         return Evaluator(explainer: explainer, dataset: dataset, settings: settings)
       } catch {
         note = "The gallery shows the recorded results only: \(error)"

@@ -6,6 +6,9 @@ public struct EvaluationSettings: Codable, Equatable, Sendable {
   public var kind: String
   public var model: String
   public var dataset: String
+  /// The ImageNet layout's annotation folder and synset file (nil for clrp's JSON layout).
+  public var annotations: String?
+  public var synsets: String?
   /// Explanation methods and baselines (`center`, `random`), in order.
   public var methods: [String]
   public var rules: String?
@@ -20,11 +23,14 @@ public struct EvaluationSettings: Codable, Equatable, Sendable {
   /// `i/n`: this run holds the images whose index is i modulo n.
   public var shard: String?
 
-  public init(kind: String, model: String, dataset: String, methods: [String], rules: String?, preprocess: String,
-              dual: String, normalize: String, energies: [Double]? = nil, tolerance: Double? = nil, patch: Int? = nil, shard: String? = nil) {
+  public init(kind: String, model: String, dataset: String, annotations: String? = nil, synsets: String? = nil,
+              methods: [String], rules: String?, preprocess: String, dual: String, normalize: String,
+              energies: [Double]? = nil, tolerance: Double? = nil, patch: Int? = nil, shard: String? = nil) {
     self.kind = kind
     self.model = model
     self.dataset = dataset
+    self.annotations = annotations
+    self.synsets = synsets
     self.methods = methods
     self.rules = rules
     self.preprocess = preprocess
@@ -136,6 +142,15 @@ public struct Evaluator: Sendable {
   /// Ablation: the dataset's mean input (model space, batch 1).
   public let meanInput: Tensor?
 
+  /// The dataset a run's settings name, in its layout.
+  public static func dataset(of settings: EvaluationSettings) throws -> Dataset {
+    switch (settings.annotations, settings.synsets) {
+    case (nil, nil): return try Dataset.load(path: settings.dataset)
+    case (let a?, let s?): return try Dataset.loadImageNet(images: settings.dataset, annotations: a, synsets: s)
+    default: throw ModelError("the ImageNet layout needs both --annotations and --synsets")
+    }
+  }
+
   public init(explainer: Explainer, dataset: Dataset, settings: EvaluationSettings, meanInput: Tensor? = nil) {
     self.explainer = explainer
     self.dataset = dataset
@@ -157,7 +172,18 @@ public struct Evaluator: Sendable {
     }
   }
 
-  func evaluateOrThrow(index: Int) throws -> EvaluationRecord {
+  /// Image `index` as the model sees it: the input, its size and layout, and the boxes of
+  /// each class in input pixels (annotations give the size their boxes refer to; the file
+  /// decides the geometry). Classes whose boxes the crop removed have none.
+  struct PreparedImage {
+    var input: Tensor
+    var width: Int
+    var height: Int
+    var layout: Preprocessing.Layout
+    var boxes: [Int: [Box]]
+  }
+
+  func prepare(index: Int) throws -> PreparedImage {
     let image = dataset.images[index]
     let path = dataset.path(of: image)
     let preprocessing = explainer.preprocessing ?? .imagenet
@@ -166,16 +192,26 @@ public struct Evaluator: Sendable {
     let (height, width) = layout == .nhwc ? (shape[1], shape[2]) : (shape[2], shape[3])
     let picture = try ImageFile.read(path: path)
     let input = try preprocessing.tensor(from: picture, inputShape: shape, source: path)
-    // Boxes of each class in input pixels; classes whose boxes the crop removed are left out.
     var boxes: [Int: [Box]] = [:]
+    let sx = Double(picture.width) / Double(image.width), sy = Double(picture.height) / Double(image.height)
     for o in image.objects {
-      // Annotations give the size the boxes refer to; the file decides the geometry.
-      let sx = Double(picture.width) / Double(image.width), sy = Double(picture.height) / Double(image.height)
       let inImage = Box(x0: o.box.x0 * sx, y0: o.box.y0 * sy, x1: o.box.x1 * sx, y1: o.box.y1 * sy)
       if let b = preprocessing.inputBox(inImage, imageWidth: picture.width, imageHeight: picture.height, inputHeight: height, inputWidth: width) {
         boxes[o.classIndex, default: []].append(b)
       }
     }
+    return PreparedImage(input: input, width: width, height: height, layout: layout, boxes: boxes)
+  }
+
+  /// The baseline map of image `index` and `class` (seeded per image and class).
+  func baselineMap(_ baseline: BaselineMap, index: Int, class c: Int, width: Int, height: Int) -> RelevanceMap {
+    baseline.map(width: width, height: height, seed: UInt64(index) &* 1_000_003 &+ UInt64(c))
+  }
+
+  func evaluateOrThrow(index: Int) throws -> EvaluationRecord {
+    let image = dataset.images[index]
+    let prepared = try prepare(index: index)
+    let (input, width, height, layout, boxes) = (prepared.input, prepared.width, prepared.height, prepared.layout, prepared.boxes)
     let classes = image.classes.filter { boxes[$0] != nil }
     var cases: [EvaluationRecord.Case] = []
     guard !classes.isEmpty else { return EvaluationRecord(index: index, image: image.file, error: nil, cases: []) }
@@ -191,10 +227,7 @@ public struct Evaluator: Sendable {
       }
     }
     for baseline in baselines {
-      for c in classes {
-        let seed = UInt64(index) &* 1_000_003 &+ UInt64(c)
-        maps.append((baseline.rawValue, c, baseline.map(width: width, height: height, seed: seed)))
-      }
+      for c in classes { maps.append((baseline.rawValue, c, baselineMap(baseline, index: index, class: c, width: width, height: height))) }
     }
     if let energies = settings.energies {
       for (method, c, map) in maps {

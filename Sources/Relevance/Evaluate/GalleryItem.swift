@@ -56,20 +56,9 @@ extension Evaluator {
     guard dataset.images.indices.contains(item.index), dataset.images[item.index].file == item.image else {
       throw ModelError(file: dataset.root, "image \(item.index) is no longer \(item.image) (the dataset changed since the run)")
     }
-    let image = dataset.images[item.index]
-    let path = dataset.path(of: image)
-    let preprocessing = explainer.preprocessing ?? .imagenet
-    let shape = try explainer.inputShape()
-    let layout = preprocessing.layout ?? .nchw
-    let (height, width) = layout == .nhwc ? (shape[1], shape[2]) : (shape[2], shape[3])
-    let picture = try ImageFile.read(path: path)
-    let input = try preprocessing.tensor(from: picture, inputShape: shape, source: path)
-    // The class's boxes in input pixels, mapped as the evaluation mapped them.
-    let sx = Double(picture.width) / Double(image.width), sy = Double(picture.height) / Double(image.height)
-    let boxes = image.objects.filter { $0.classIndex == item.class }.compactMap { o in
-      preprocessing.inputBox(Box(x0: o.box.x0 * sx, y0: o.box.y0 * sy, x1: o.box.x1 * sx, y1: o.box.y1 * sy),
-                             imageWidth: picture.width, imageHeight: picture.height, inputHeight: height, inputWidth: width)
-    }
+    let prepared = try prepare(index: item.index)
+    let (input, width, height, layout) = (prepared.input, prepared.width, prepared.height, prepared.layout)
+    let boxes = prepared.boxes[item.class] ?? []
     let factor = max(1, Int((Double(minSide) / Double(max(1, min(width, height)))).rounded(.up)))
     func framed(_ picture: RGBImage) -> RGBImage {
       var out = picture.upscaled(by: factor)
@@ -90,11 +79,10 @@ extension Evaluator {
     }
     for r in item.results {
       guard let baseline = BaselineMap(rawValue: r.method) else { continue }
-      let seed = UInt64(item.index) &* 1_000_003 &+ UInt64(item.class)
-      maps[r.method] = (baseline.map(width: width, height: height, seed: seed), true)
+      maps[r.method] = (baselineMap(baseline, index: item.index, class: item.class, width: width, height: height), true)
     }
     var gallery = GalleryItem(item, className: className, note: nil)
-    gallery.input = framed(preprocessing.displayImage(from: input))
+    gallery.input = framed((explainer.preprocessing ?? .imagenet).displayImage(from: input))
     for i in gallery.panels.indices {
       guard let (map, positive) = maps[gallery.panels[i].method] else { continue }
       let heatmap = try Heatmap(map, style: HeatmapStyle(scale: positive ? .positive : .signed))
