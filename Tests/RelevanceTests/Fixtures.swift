@@ -28,3 +28,24 @@ func relativeError(_ actual: [Float], _ expected: [Float]) -> Float {
   let diff = zip(actual, expected).map { abs($0 - $1) }.max() ?? 0
   return scale > 0 ? diff / scale : diff
 }
+
+extension XCTestCase {
+  /// The error `body` throws, as text; fails when it does not throw a ModelError.
+  func message(_ body: () throws -> Any, file: StaticString = #filePath, line: UInt = #line) -> String {
+    do {
+      _ = try body()
+      XCTFail("no error", file: file, line: line)
+    } catch let error as ModelError {
+      return error.description
+    } catch {
+      XCTFail("not a ModelError: \(error)", file: file, line: line)
+    }
+    return ""
+  }
+
+  func assertContains(_ text: String, _ parts: [String], file: StaticString = #filePath, line: UInt = #line) {
+    for part in parts where !text.contains(part) {
+      XCTFail("'\(text)' lacks '\(part)'", file: file, line: line)
+    }
+  }
+}

@@ -15,23 +15,6 @@ final class ImageFileTests: XCTestCase {
     return (t.shape[0], t.shape[1], t.data.map { UInt8($0) })
   }
 
-  func message(_ body: () throws -> Any, file: StaticString = #filePath, line: UInt = #line) -> String {
-    do {
-      _ = try body()
-      XCTFail("no error", file: file, line: line)
-    } catch let error as ModelError {
-      return error.description
-    } catch {
-      XCTFail("not a ModelError: \(error)", file: file, line: line)
-    }
-    return ""
-  }
-
-  func assertContains(_ text: String, _ parts: [String], file: StaticString = #filePath, line: UInt = #line) {
-    for part in parts where !text.contains(part) {
-      XCTFail("'\(text)' lacks '\(part)'", file: file, line: line)
-    }
-  }
 
   func maxDifference(_ a: [UInt8], _ b: [UInt8]) -> Int {
     zip(a, b).map { abs(Int($0) - Int($1)) }.max() ?? 0

@@ -26,24 +26,6 @@ final class RuleConfigTests: XCTestCase {
   var linears: [Int] { indices(vgg) { if case .conv = $0 { return true } else { return $0 == .dense } } }
   var maxPools: [Int] { indices(vgg) { if case .maxPool = $0 { return true } else { return false } } }
 
-  /// The error `body` throws, as text; fails when it does not throw a ModelError.
-  func message(_ body: () throws -> Any, file: StaticString = #filePath, line: UInt = #line) -> String {
-    do {
-      _ = try body()
-      XCTFail("no error", file: file, line: line)
-    } catch let error as ModelError {
-      return error.description
-    } catch {
-      XCTFail("not a ModelError: \(error)", file: file, line: line)
-    }
-    return ""
-  }
-
-  func assertContains(_ text: String, _ parts: [String], file: StaticString = #filePath, line: UInt = #line) {
-    for part in parts where !text.contains(part) {
-      XCTFail("'\(text)' lacks '\(part)'", file: file, line: line)
-    }
-  }
 
   // MARK: Presets
 
