@@ -36,3 +36,10 @@ func sgemv(transA: Bool = false, rows: Int, cols: Int, alpha: Float = 1, a: Unsa
   cblas_sgemv(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, blasint(rows), blasint(cols), alpha, a, blasint(lda),
               x, 1, beta, y, 1)
 }
+
+/// OpenBLAS's own thread pool: how many threads one GEMM may use. Work that runs several
+/// independent small problems at once (one image per core) is faster with 1.
+public enum BLASThreads {
+  public static var count: Int { Int(openblas_get_num_threads()) }
+  public static func set(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+}

@@ -39,6 +39,8 @@ struct Eval: ParsableCommand {
     @Option(help: "i/n: evaluate the images whose index is i modulo n.") var shard: String?
     @Flag(help: "Print the summary as JSON.") var json = false
     @Flag(help: "No progress bar.") var quiet = false
+    @Option(help: "Images evaluated at once, each on one BLAS thread (default: the number of cores); 1 gives every image all BLAS threads.")
+    var jobs: Int?
 
     func loadDataset() throws -> Dataset { try Evaluator.dataset(of: settings(kind: "")) }
 
@@ -86,11 +88,29 @@ struct Eval: ParsableCommand {
       let done = Set(store.records.map(\.index))
       let todo = indices.filter { !done.contains($0) }
       let progress = ProgressBar(total: todo.count, label: settings.kind, quiet: quiet || json)
-      for index in todo {
-        let record = evaluator.evaluate(index: index)
-        try store.append(record)
-        progress.advance(failed: record.error != nil)
+      let workers = min(max(1, jobs ?? ProcessInfo.processInfo.activeProcessorCount), max(1, todo.count))
+      guard (jobs ?? 1) > 0 else { throw ModelError("--jobs must be positive") }
+      if workers > 1 { BLASThreads.set(1) }
+      // Workers take the next image in turn; records are appended (and flushed) as they complete.
+      let lock = NSLock()
+      var next = 0
+      var failure: Error?
+      DispatchQueue.concurrentPerform(iterations: workers) { _ in
+        while true {
+          let position: Int? = lock.withLock {
+            guard failure == nil, next < todo.count else { return nil }
+            defer { next += 1 }
+            return next
+          }
+          guard let position else { return }
+          let record = evaluator.evaluate(index: todo[position])
+          lock.withLock {
+            do { try store.append(record) } catch { failure = failure ?? error }
+            progress.advance(failed: record.error != nil)
+          }
+        }
       }
+      if let failure { throw failure }
       progress.finish()
       let records = store.records.filter { Set(indices).contains($0.index) }
       let summary = EvaluationSummary(settings: settings, records: records, skippedAtLoad: dataset.skipped.count)

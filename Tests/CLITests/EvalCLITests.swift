@@ -45,6 +45,10 @@ final class EvalCLITests: XCTestCase {
     XCTAssertEqual((lrp["accuracy"] as? [Double])?.count, 10)
     XCTAssertNotNil(lrp["point_accuracy"])
 
+    // One image at a time (all BLAS threads each) gives the same records as one per core.
+    XCTAssertEqual(try eval("pointing", "serial", ["--jobs", "1"]).status, 0)
+    XCTAssertEqual(try records("serial"), try records("single"))
+
     for i in 0..<3 { XCTAssertEqual(try eval("pointing", "s\(i)", ["--shard", "\(i)/3"]).status, 0) }
     let merge = try runCLRP(["eval", "merge", directory + "/s0", directory + "/s1", directory + "/s2", "--output", directory + "/merged"])
     XCTAssertEqual(merge.status, 0, merge.err)
