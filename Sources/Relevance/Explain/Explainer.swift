@@ -196,9 +196,9 @@ public final class Explainer: @unchecked Sendable {
   private func run(_ recipes: [MapRecipe], plan: RelevancePlan, values: [ValueName: Tensor], input: Tensor) throws -> [ExplanationMap] {
     var starts: [ValueName] = []
     var batches: [ValueName: [Tensor]] = [:]
-    var where_: [[(value: ValueName, index: Int)]] = []
+    var places: [[(value: ValueName, index: Int)]] = []
     for recipe in recipes {
-      where_.append(recipe.parts.map { part in
+      places.append(recipe.parts.map { part in
         let v = part.signal.value
         if batches[v] == nil { starts.append(v) }
         batches[v, default: []].append(part.signal.signal)
@@ -215,7 +215,7 @@ public final class Explainer: @unchecked Sendable {
       time[v] = Explainer.seconds(since: &clock) / Double(signals.count)
     }
     let per = input.count
-    return zip(recipes, where_).map { recipe, places in
+    return zip(recipes, places).map { recipe, places in
       var combined = [Double](repeating: 0, count: per)
       var signalSum = 0.0, seconds = 0.0
       for (part, place) in zip(recipe.parts, places) {
