@@ -210,6 +210,10 @@ struct Explain: ParsableCommand {
       return (targetLabel(target, labels) ?? target.description) + String(format: " %.2f", p)
     }
     grid.cells = methods.indices.map { m in targets.indices.map { t in heatmaps[m * targets.count + t].image } }
+    // Titles get the largest text scale at which the longest fits its cell.
+    let layout = grid.layout()
+    let longest = grid.columnTitles.map { BitmapFont.textWidth($0, scale: 1) }.max() ?? 1
+    grid.textScale = max(1, min(layout.textScale, layout.cellWidth / max(longest, 1)))
     grid.captions = methods.indices.map { m in
       targets.indices.map { t in "max " + Heatmap.compactText(heatmaps[m * targets.count + t].maxAbs) }
     }
