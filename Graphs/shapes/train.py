@@ -437,6 +437,29 @@ def example_check_onnx(path: Path) -> dict:
     return {"top2": [G.CLASSES[i] for i in top2], "correct": sorted(top2) == want}
 
 
+README = Path(__file__).resolve().parent / "README.md"
+
+
+def write_readme_table() -> None:
+    """Rewrite the results table in README.md from models.json."""
+    table = json.loads(MODELS_JSON.read_text())
+    rows = ["| model | parameters | ONNX size | ops | epochs | single-object top-1 (2 000) | "
+            "multi-object top-2 both present (600) | multi-object top-1 present | example | ORT vs torch |",
+            "|---|---:|---:|---|---:|---:|---:|---:|---|---:|"]
+    for name, v in table.items():
+        ops = ", ".join(f"{k} {n}" for k, n in v["onnxruntime"]["ops"].items())
+        rows.append(f"| `{name}.onnx` | {v['parameters']:,} | {v['size_bytes'] / 1e6:.2f} MB | {ops} | {v['epochs']} | "
+                    f"{100 * v['single_object_test']['top1']:.2f} % | "
+                    f"{100 * v['multi_object_test']['top2_both_present']:.1f} % | "
+                    f"{100 * v['multi_object_test']['top1_present']:.1f} % | "
+                    f"{' + '.join(v['example']['top2'])} {'✓' if v['example']['correct'] else '✗'} | "
+                    f"{v['onnxruntime']['max_abs_diff_vs_torch']:.1e} |")
+    text = README.read_text()
+    a, b = "<!-- BEGIN RESULTS (train.py) -->\n", "<!-- END RESULTS -->"
+    i, j = text.index(a) + len(a), text.index(b)
+    README.write_text(text[:i] + "\n".join(rows) + "\n" + text[j:])
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", nargs="*", default=None, choices=list(MODELS))
@@ -451,6 +474,7 @@ def main() -> int:
             table[name]["example"] = example_check_onnx(ROOT / table[name]["file"])
             print(name, table[name]["example"])
         MODELS_JSON.write_text(json.dumps(table, indent=1) + "\n")
+        write_readme_table()
         return 0 if all(v["example"]["correct"] for v in table.values()) else 1
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
@@ -464,6 +488,7 @@ def main() -> int:
         table[name] = info
         table = {k: table[k] for k in MODELS if k in table}
         MODELS_JSON.write_text(json.dumps(table, indent=1) + "\n")
+        write_readme_table()
     return 0
 
 
