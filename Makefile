@@ -5,9 +5,8 @@ APT_PACKAGES := libopenblas-dev libprotobuf-c-dev libpng-dev libjpeg62-turbo-dev
 # Only the tests need these: headless Chromium opens the `clrp eval report` page.
 TEST_APT_PACKAGES := chromium
 SWIFT_FLAGS ?=
-MODEL ?= Tests/Fixtures/models/vgg16_small.onnx
-IMAGE ?= Tests/Fixtures/relevance/vgg16_small.input.npy
-LABELS ?=
+MODEL ?= Tests/Fixtures/models/shapes-vgg.onnx
+IMAGE ?= Tests/Fixtures/shapes/example.png
 INPUT ?= Tests/Fixtures/reference/vgg16_small.input.npy
 
 .PHONY: deps test-deps build release test explain classify clean
@@ -37,11 +36,11 @@ test: deps test-deps
 
 # The main job: explain the bundled model's top two classes on the bundled image.
 explain: release
-	.build/release/clrp explain $(MODEL) $(IMAGE) --method lrp,clrp1,clrp2 --top 2 $(if $(LABELS),--labels $(LABELS)) --output-dir explanations
+	.build/release/clrp explain $(MODEL) $(IMAGE) --method lrp,clrp1,clrp2 --top 2 --output-dir explanations
 
-# The forward pass on the bundled input.
+# The forward pass on the bundled input tensor.
 classify: release
-	.build/release/clrp classify $(MODEL) $(INPUT) --top 5
+	.build/release/clrp classify Tests/Fixtures/models/vgg16_small.onnx $(INPUT) --top 5
 
 clean:
 	rm -rf .build

@@ -376,16 +376,23 @@ def export(model: nn.Module, path: Path) -> None:
         torch.onnx.export(model, (dummy,), str(path), **kwargs)
     proto = onnx.load(str(path))
     placeholders = [n for n in proto.graph.node if n.op_type == LRN_PLACEHOLDER]
-    if placeholders:
-        for node in placeholders:
-            node.op_type = "LRN"
-            node.name = node.name.replace(LRN_PLACEHOLDER, "LRN")
-            p = LRN_PARAMS
-            node.attribute.extend([onnx.helper.make_attribute("size", p["size"]),
-                                   onnx.helper.make_attribute("alpha", p["alpha"]),
-                                   onnx.helper.make_attribute("beta", p["beta"]),
-                                   onnx.helper.make_attribute("bias", p["k"])])
-        onnx.save(proto, str(path))
+    for node in placeholders:
+        node.op_type = "LRN"
+        node.name = node.name.replace(LRN_PLACEHOLDER, "LRN")
+        p = LRN_PARAMS
+        node.attribute.extend([onnx.helper.make_attribute("size", p["size"]),
+                               onnx.helper.make_attribute("alpha", p["alpha"]),
+                               onnx.helper.make_attribute("beta", p["beta"]),
+                               onnx.helper.make_attribute("bias", p["k"])])
+    add_labels(proto)
+    onnx.save(proto, str(path))
+
+
+def add_labels(proto) -> None:
+    """The class names as the model's `labels` metadata (a JSON list), which clrp shows."""
+    names = (ROOT / "Tests" / "Fixtures" / "shapes" / "labels.txt").read_text().split()
+    del proto.metadata_props[:]
+    onnx.helper.set_model_props(proto, {"labels": json.dumps(names)})
 
 
 @torch.no_grad()
