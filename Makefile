@@ -38,6 +38,19 @@ test: deps test-deps
 explain: release
 	.build/release/clrp explain $(MODEL) $(IMAGE) --method lrp,clrp1,clrp2 --top 2 --output-dir explanations
 
+# Docs/RESULTS.md: the pointing game and the ablation study of every method on the three
+# shapes models (Tests/Fixtures/shapes, 600 images), and their HTML report in Docs/results/.
+SHAPES_MODELS := shapes-alexnet shapes-vgg shapes-googlenet
+EVAL_METHODS := lrp,clrp1,clrp2,sglrp,gradient,guided-backprop,deconvnet,center,random
+results: release
+	@for m in $(SHAPES_MODELS); do \
+	  .build/release/clrp eval pointing --model Tests/Fixtures/models/$$m.onnx --data Tests/Fixtures/shapes \
+	    --methods $(EVAL_METHODS) --output results/$$m/pointing --quiet || exit 1; \
+	  .build/release/clrp eval ablation --model Tests/Fixtures/models/$$m.onnx --data Tests/Fixtures/shapes \
+	    --methods $(EVAL_METHODS) --output results/$$m/ablation --quiet || exit 1; \
+	done
+	.build/release/clrp eval report $(foreach m,$(SHAPES_MODELS),results/$(m)/pointing results/$(m)/ablation) --output Docs/results
+
 # The forward pass on the bundled input tensor.
 classify: release
 	.build/release/clrp classify Tests/Fixtures/models/vgg16_small.onnx $(INPUT) --top 5
