@@ -9,7 +9,7 @@ MODEL ?= Tests/Fixtures/models/shapes-vgg.onnx
 IMAGE ?= Tests/Fixtures/shapes/example.png
 INPUT ?= Tests/Fixtures/reference/vgg16_small.input.npy
 
-.PHONY: deps test-deps build release test explain classify clean
+.PHONY: deps test-deps build release test explain classify results clean
 
 deps:
 	@if pkg-config --exists openblas libprotobuf-c libpng libjpeg 2>/dev/null; then :; else \
