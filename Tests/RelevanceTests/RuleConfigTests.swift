@@ -5,12 +5,16 @@ import XCTest
 /// Rule sets (YAML), their assignment to canonical graphs, preprocessing and the presets.
 final class RuleConfigTests: XCTestCase {
   /// vgg16_small canonical for [1,3,64,64]: 13 convs, 5 max pools, 1 average pool, 3 dense.
-  static let vgg: Graph = {
-    let model = try! Model(path: Fixtures.path("models/vgg16_small.onnx"))
-    return try! model.canonical(inputShape: [1, 3, 64, 64])
-  }()
+  /// Loaded once; a failure to load fails each test (in `setUpWithError`) instead of crashing.
+  static let loadedVGG = Result { () throws -> Graph in
+    try Model(path: Fixtures.path("models/vgg16_small.onnx")).canonical(inputShape: [1, 3, 64, 64])
+  }
 
-  var vgg: Graph { Self.vgg }
+  var vgg: Graph!
+
+  override func setUpWithError() throws {
+    vgg = try Self.loadedVGG.get()
+  }
 
   static let presetsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Rules")
