@@ -42,7 +42,7 @@ struct ConfigMapping {
   /// Fails on the first key not in `allowed`, listing the allowed ones.
   func rejectUnknownKeys(_ allowed: [String], what: String) throws {
     for key in keys where !allowed.contains(key) {
-      throw ConfigProblem("unknown \(what) `\(key)` (allowed: \(allowed.joined(separator: ", ")))")
+      throw ConfigProblem("unknown \(what) `\(ConfigYAML.excerpt(key))` (allowed: \(allowed.joined(separator: ", ")))")
     }
   }
 
@@ -125,13 +125,129 @@ enum ConfigYAML {
     return ModelError(file: source, problem.message)
   }
 
-  /// The YAML document as a node tree (for key order, lines and duplicate keys).
+  /// The YAML document as a node tree (for key order, lines and duplicate keys). The text is
+  /// checked for nesting depth first (the parser recurses once per level) and the tree for its
+  /// size with aliases expanded (an alias bomb of a few hundred bytes expands to billions of
+  /// nodes), so every later walk over the tree is bounded.
   static func compose(_ yaml: String, source: String) throws -> Yams.Node? {
+    try checkNesting(yaml, source: source)
+    let root: Yams.Node?
     do {
-      return try Yams.compose(yaml: yaml)
+      root = try Yams.compose(yaml: yaml)
     } catch let error as YamlError {
       throw ModelError(file: source, "not valid YAML: \(describe(error))")
     }
+    if let root { try checkExpandedSize(root, source: source) }
+    return root
+  }
+
+  /// The deepest nesting of lists and mappings a configuration file may have.
+  public static let maxNesting = 64
+  /// The most nodes a configuration file may have once its aliases are expanded.
+  public static let maxExpandedNodes = 100_000
+  /// The longest excerpt of an entry or value a message quotes.
+  public static let excerptLength = 120
+
+  /// Refuses text nested deeper than `limit` levels, before any parser sees it. A conservative
+  /// scan: flow brackets `[ {` outside quotes and comments, plus block levels (distinct
+  /// indentations, and each `- ` that opens a list item on the same line). Lines of block
+  /// scalars (`|`, `>`) are skipped.
+  public static func checkNesting(_ yaml: String, source: String, limit: Int = maxNesting) throws {
+    var flow = 0
+    var quote: Character?          // `'` or `"` while inside a quoted scalar
+    var indents: [Int] = []        // strictly increasing indentations of the open block levels
+    var blockScalarParent: Int?    // indentation of the line that opened a `|` or `>` scalar
+    func refuse(_ line: Int) -> ModelError {
+      ModelError(file: source, "line \(line): lists and mappings are nested more than \(limit) levels deep; clrp reads at most \(limit) levels")
+    }
+    var number = 0
+    for rawLine in yaml.split(separator: "\n", omittingEmptySubsequences: false) {
+      number += 1
+      let line = Array(rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine)
+      let indent = line.prefix { $0 == " " }.count
+      let blank = line.allSatisfy { $0 == " " || $0 == "\t" }
+      if let parent = blockScalarParent {
+        if blank || indent > parent { continue }
+        blockScalarParent = nil
+      }
+      var i = 0
+      var block = 0
+      if flow == 0 && quote == nil {
+        if blank || line[indent] == "#" { continue }
+        while let last = indents.last, last > indent { indents.removeLast() }
+        if indents.last != indent { indents.append(indent) }
+        block = indents.count
+        // `- - - x`: each dash opens a list one level deeper.
+        i = indent
+        while i < line.count, line[i] == "-", i + 1 == line.count || line[i + 1] == " " {
+          block += 1
+          i += 1
+          while i < line.count, line[i] == " " { i += 1 }
+        }
+        if block + flow > limit { throw refuse(number) }
+      }
+      var previous: Character = " "  // the last character outside quotes, " " at the start
+      var lastSignificant: Character = ":"
+      while i < line.count {
+        let c = line[i]
+        if let q = quote {
+          if q == "\"" && c == "\\" { i += 2; continue }
+          if c == q { quote = nil; previous = c; lastSignificant = c }
+          i += 1
+          continue
+        }
+        let afterSpace = previous == " " || previous == "\t"
+        if c == "#" && afterSpace { break }  // a comment runs to the end of the line
+        if (c == "'" || c == "\"") && (afterSpace || "[{,:".contains(previous)) {
+          quote = c
+        } else if (c == "[" || c == "{") && (flow > 0 || ":-?,[{".contains(lastSignificant)) {
+          flow += 1
+          if block + flow > limit { throw refuse(number) }
+        } else if (c == "]" || c == "}") && flow > 0 {
+          flow -= 1
+        }
+        previous = c
+        if c != " " && c != "\t" { lastSignificant = c }
+        i += 1
+      }
+      // A block scalar indicator ends the line: `key: |`, `- >-`, `text: |2` (outside flow).
+      if flow == 0 && quote == nil {
+        let content = String(line).split(separator: "#").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        if let marker = content.lastIndex(where: { $0 == "|" || $0 == ">" }),
+           content[content.index(after: marker)...].allSatisfy({ "+-0123456789".contains($0) }),
+           marker == content.startIndex || " -:".contains(content[content.index(before: marker)]) {
+          blockScalarParent = indent
+        }
+      }
+    }
+  }
+
+  /// Refuses a tree of more than `budget` nodes, or nested more than `depth` levels, with its
+  /// aliases expanded. The walk stops as soon as the budget is spent.
+  public static func checkExpandedSize(_ root: Yams.Node, source: String, budget: Int = maxExpandedNodes,
+                                       depth limit: Int = maxNesting) throws {
+    var stack: [(node: Yams.Node, depth: Int)] = [(root, 0)]
+    var count = 0
+    while let (node, depth) = stack.popLast() {
+      count += 1
+      if count > budget {
+        throw ModelError(file: source, "has more than \(budget) values once its aliases (*name) are expanded; clrp reads at most \(budget) (is it an alias bomb?)")
+      }
+      if depth > limit {
+        let line = node.mark.map { " (line \($0.line))" } ?? ""
+        throw ModelError(file: source, "lists and mappings are nested more than \(limit) levels deep once its aliases are expanded\(line); clrp reads at most \(limit) levels")
+      }
+      if let mapping = node.mapping {
+        for (key, value) in mapping { stack.append((key, depth + 1)); stack.append((value, depth + 1)) }
+      } else if let sequence = node.sequence {
+        for item in sequence { stack.append((item, depth + 1)) }
+      }
+    }
+  }
+
+  /// At most `excerptLength` characters of `text`, with `…` when cut.
+  public static func excerpt(_ text: String, limit: Int = excerptLength) -> String {
+    text.count <= limit ? text : String(text.prefix(limit - 1)) + "…"
   }
 
   /// `line 2, column 1: did not find expected node content (while parsing a flow node ...)`.
@@ -165,14 +281,36 @@ enum ConfigYAML {
     return nil
   }
 
-  /// A one-line flow-style rendering: `{op: Conv, position: first, rule: zbox}`.
-  static func flow(_ node: Yams.Node) -> String {
-    if let scalar = node.scalar { return plainOrQuoted(scalar.string) }
-    if let seq = node.sequence { return "[" + seq.map(flow).joined(separator: ", ") + "]" }
-    if let mapping = node.mapping {
-      return "{" + mapping.map { "\(flow($0.key)): \(flow($0.value))" }.joined(separator: ", ") + "}"
+  /// A one-line flow-style rendering: `{op: Conv, position: first, rule: zbox}`, cut to
+  /// `limit` characters (with `…`); rendering stops once the limit is passed.
+  static func flow(_ node: Yams.Node, limit: Int = excerptLength) -> String {
+    var text = ""
+    func write(_ node: Yams.Node) {
+      guard text.count <= limit else { return }
+      if let scalar = node.scalar {
+        text += plainOrQuoted(String(scalar.string.prefix(limit + 1)))
+      } else if let seq = node.sequence {
+        text += "["
+        for (i, item) in seq.enumerated() {
+          guard text.count <= limit else { return }
+          if i > 0 { text += ", " }
+          write(item)
+        }
+        text += "]"
+      } else if let mapping = node.mapping {
+        text += "{"
+        for (i, pair) in mapping.enumerated() {
+          guard text.count <= limit else { return }
+          if i > 0 { text += ", " }
+          write(pair.key)
+          text += ": "
+          write(pair.value)
+        }
+        text += "}"
+      }
     }
-    return ""
+    write(node)
+    return excerpt(text, limit: limit)
   }
 
   static func plainOrQuoted(_ s: String) -> String {

@@ -99,7 +99,7 @@ public struct Preprocessing: Equatable, Sendable {
       throw ModelError(file: source, "is empty; a preprocessing file needs `mean` and `std`")
     }
     if let dup = ConfigYAML.duplicateKey(in: root) {
-      throw ModelError(file: source, "key `\(dup.key)` is given twice" + (dup.line.map { " (line \($0))" } ?? ""))
+      throw ModelError(file: source, "key `\(ConfigYAML.excerpt(dup.key))` is given twice" + (dup.line.map { " (line \($0))" } ?? ""))
     }
     let file = try ConfigYAML.decode(PreprocessingFile.self, yaml: yaml, source: source) { "entry \($0 + 1)" }
     let name = file.name ?? URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent
@@ -151,9 +151,25 @@ struct PreprocessingFile: Decodable {
       guard r.count == 2, r[0] < r[1] else { throw ConfigProblem("`range` must be [low, high] with low < high") }
       range = r[0]...r[1]
     }
+    // Everything downstream computes in 32-bit floats: the values, and the normalized bounds
+    // (lo - mean) / std, (hi - mean) / std and scale (hi - lo) / 255 / std per channel.
+    for (key, values) in [("mean", mean), ("std", std), ("range", [range.lowerBound, range.upperBound])] {
+      if let x = values.first(where: { !Float($0).isFinite }) {
+        throw ConfigProblem("`\(key)` \(x) is too large for 32-bit floats (largest \(Float.greatestFiniteMagnitude))")
+      }
+    }
+    for c in 0..<max(mean.count, std.count) {
+      let mc = mean[mean.count == 1 ? 0 : c], sc = std[std.count == 1 ? 0 : c]
+      let low = (range.lowerBound - mc) / sc, high = (range.upperBound - mc) / sc
+      let scale = (range.upperBound - range.lowerBound) / 255 / sc
+      guard Float(low).isFinite, Float(high).isFinite, Float(scale).isFinite else {
+        let channel = max(mean.count, std.count) > 1 ? " (channel \(c))" : ""
+        throw ConfigProblem("`std` \(sc)\(channel) is too small: the normalized pixel range [\(low), \(high)] does not fit 32-bit floats")
+      }
+    }
     if let text = try m.string("layout") {
       guard let layout = Preprocessing.Layout(rawValue: text.uppercased()) else {
-        throw ConfigProblem("`layout` must be NCHW or NHWC, not `\(text)`")
+        throw ConfigProblem("`layout` must be NCHW or NHWC, not `\(ConfigYAML.excerpt(text))`")
       }
       self.layout = layout
     }

@@ -27,7 +27,7 @@ public struct RuleSet: Equatable, Sendable {
       throw ModelError(file: source, "is empty; a rule set needs a `rules:` list (see Docs/RULES.md)")
     }
     if let dup = ConfigYAML.duplicateKey(in: root) {
-      throw ModelError(file: source, "key `\(dup.key)` is given twice in one mapping" + (dup.line.map { " (line \($0))" } ?? ""))
+      throw ModelError(file: source, "key `\(ConfigYAML.excerpt(dup.key))` is given twice in one mapping" + (dup.line.map { " (line \($0))" } ?? ""))
     }
     let entryNodes: [Yams.Node] = root.mapping?["rules"]?.sequence.map { Array($0) } ?? []
     func locate(_ i: Int) -> String {
@@ -44,7 +44,7 @@ public struct RuleSet: Equatable, Sendable {
         mapping.filter { RuleEntry.matcherKeys.contains($0.key.string ?? "") }
           .map { "\($0.key.string ?? ""): \(ConfigYAML.flow($0.value))" }.joined(separator: ", ")
       } ?? ""
-      return RuleEntry(number: i + 1, line: node?.mark?.line, text: node.map(ConfigYAML.flow) ?? "",
+      return RuleEntry(number: i + 1, line: node?.mark?.line, text: node.map { ConfigYAML.flow($0) } ?? "",
                        matcherText: matcherText, decoded: decoded)
     }
   }
@@ -370,7 +370,7 @@ extension RuleSet {
     if let group = opGroups.first(where: { $0.name == key }) { return group.ops }
     if let op = opNames.first(where: { $0.lowercased() == key }) { return [op] }
     let hint = onnxHints[key].map { " (canonical graphs call it \($0))" } ?? ""
-    throw ConfigProblem("unknown op `\(name)`\(hint); ops: \(opNames.joined(separator: ", ")); groups: linear (Conv, Dense), pooling (MaxPool, AveragePool, GlobalAveragePool)")
+    throw ConfigProblem("unknown op `\(ConfigYAML.excerpt(name))`\(hint); ops: \(opNames.joined(separator: ", ")); groups: linear (Conv, Dense), pooling (MaxPool, AveragePool, GlobalAveragePool)")
   }
 }
 
@@ -424,7 +424,7 @@ struct DecodedEntry: Decodable {
     }
     let ruleName = ruleText.lowercased()
     guard let allowed = RuleSet.ruleParameters[ruleName] else {
-      throw ConfigProblem("unknown rule `\(ruleText)` (rules: \(RuleSet.ruleNames.joined(separator: ", ")))")
+      throw ConfigProblem("unknown rule `\(ConfigYAML.excerpt(ruleText))` (rules: \(RuleSet.ruleNames.joined(separator: ", ")))")
     }
     for key in m.keys where RuleSet.parameterKeys.contains(key) && !allowed.contains(key) {
       let takes = allowed.isEmpty ? "it takes no parameters" : "it takes \(allowed.joined(separator: ", "))"
@@ -442,13 +442,13 @@ struct DecodedEntry: Decodable {
     names = try m.strings("name")
     if let text = try m.string("position") {
       guard let p = LayerPosition(rawValue: text.lowercased()) else {
-        throw ConfigProblem("`position` must be first or last (the first or last Conv/Dense layer), not `\(text)`")
+        throw ConfigProblem("`position` must be first or last (the first or last Conv/Dense layer), not `\(ConfigYAML.excerpt(text))`")
       }
       position = p
     }
     if let text = try m.scalarText("index") {
       guard let range = LayerRange(parsing: text) else {
-        throw ConfigProblem("`index` must be a linear-layer index or range such as 0, -1, 1..3, 2.., ..-2; not `\(text)`")
+        throw ConfigProblem("`index` must be a linear-layer index or range such as 0, -1, 1..3, 2.., ..-2; not `\(ConfigYAML.excerpt(text))`")
       }
       index = range
     }
@@ -479,12 +479,25 @@ struct DecodedEntry: Decodable {
     }
   }
 
+  /// `x` as the 32-bit float rules compute with; a number beyond Float's range is an error.
+  static func float(_ key: String, _ x: Double) throws -> Float {
+    let f = Float(x)
+    guard f.isFinite else {
+      throw ConfigProblem("`\(key)` \(x) is too large for 32-bit floats (largest \(Float.greatestFiniteMagnitude)), which rules compute with")
+    }
+    return f
+  }
+
   static func ruleSpec(_ rule: String, _ m: ConfigMapping, bias: Bool?) throws -> RuleSpec {
     switch rule {
     case "epsilon":
       let e = try m.number("epsilon") ?? 1e-6
       guard e >= 0 else { throw ConfigProblem("`epsilon` must be >= 0, not \(e)") }
-      return .linear(LinearRule(.epsilon(Float(e)), bias: bias))
+      let epsilon = try DecodedEntry.float("epsilon", e)
+      guard e == 0 || epsilon >= Float.leastNormalMagnitude else {
+        throw ConfigProblem("`epsilon` \(e) is too small for 32-bit floats (it would be \(epsilon == 0 ? "0, the zero rule" : "a subnormal \(epsilon)")); give at least \(Float.leastNormalMagnitude), or 0 (rule: zero) for the z-rule")
+      }
+      return .linear(LinearRule(.epsilon(epsilon), bias: bias))
     case "zero":
       return .linear(LinearRule(.epsilon(0), bias: bias))
     case "zplus":
@@ -503,7 +516,7 @@ struct DecodedEntry: Decodable {
       guard abs(a - b - 1) <= 1e-6 else {
         throw ConfigProblem("alphabeta needs alpha - beta = 1 (conservation); got alpha \(a), beta \(b)")
       }
-      return .linear(LinearRule(.alphaBeta(alpha: Float(a), beta: Float(b)), bias: bias))
+      return .linear(LinearRule(.alphaBeta(alpha: try DecodedEntry.float("alpha", a), beta: try DecodedEntry.float("beta", b)), bias: bias))
     case "zbox":
       let low = try m.numbers("low"), high = try m.numbers("high")
       switch (low, high) {
@@ -519,7 +532,8 @@ struct DecodedEntry: Decodable {
             throw ConfigProblem("zbox needs low <= high" + (max(l.count, h.count) > 1 ? " in every channel; channel \(c) has" : "; got") + " low \(lc), high \(hc)")
           }
         }
-        return .linear(LinearRule(.zBox(low: l.map { Float($0) }, high: h.map { Float($0) }), bias: bias))
+        return .linear(LinearRule(.zBox(low: try l.map { try DecodedEntry.float("low", $0) },
+                                        high: try h.map { try DecodedEntry.float("high", $0) }), bias: bias))
       default:
         throw ConfigProblem("zbox needs both `low` and `high`, or neither (then they come from the preprocessing)")
       }
@@ -530,7 +544,7 @@ struct DecodedEntry: Decodable {
     case "gamma":
       let g = try m.number("gamma") ?? 0.25
       guard g >= 0 else { throw ConfigProblem("`gamma` must be >= 0, not \(g)") }
-      return .linear(LinearRule(.gamma(Float(g)), bias: bias))
+      return .linear(LinearRule(.gamma(try DecodedEntry.float("gamma", g)), bias: bias))
     case "gradient":
       return .gradient(bias: bias)
     case "winner-take-all":
