@@ -11,7 +11,11 @@ struct Verify: ParsableCommand {
       relevance it passes on, their ratio, the running ratio to the initial score, and why
       relevance leaked where it did (bias absorption, stabilizer, zero denominators).
       Exits with status 1 when a rule that should conserve relevance (zplus, alphabeta, zbox,
-      wsquare, flat without bias; pooling rules; pass-through) loses more than --tolerance.
+      wsquare, flat without bias; pooling rules; pass-through) loses more than --tolerance,
+      and when the input, the score or the relevance is not finite. A single-denominator rule
+      (zplus, zbox, wsquare, flat, proportional) that loses relevance at a node with zero
+      denominators only gets a warning: where all inputs of a unit are 0 the relevance arriving
+      there is lost by the rule's definition (Docs/RULES.md, "Checking conservation").
 
       Examples:
         clrp verify Tests/Fixtures/models/vgg16_small.onnx --rules paper --preprocess imagenet
@@ -31,65 +35,108 @@ struct Verify: ParsableCommand {
 
   func run() throws {
     try reportingErrors {
+      guard tolerance.isFinite, tolerance >= 0 else {
+        throw ModelError("--tolerance must be a finite number >= 0 (the largest relative loss, e.g. 1e-4), not \(tolerance)")
+      }
       let model = try loadModel(model)
       let preprocessing = try preprocess.map { try Preprocessing.load(nameOrPath: $0) }
       let shape = try model.inputShape(batch: 1)
       let image = try input.map { try loadImageTensor($0, shape: shape) } ?? randomImage(shape, preprocessing)
+      let nonFinite = image.data.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
+      if nonFinite > 0 {
+        let what = input ?? "the random input (preprocessing \(preprocessing?.name ?? "none"))"
+        throw ModelError(file: what, "has \(nonFinite) non-finite value(s) (NaN or infinity); relevance can only be checked for a finite input")
+      }
       let graph = try model.canonical(inputShape: shape)
       printNotes(graph.notes)
+      guard !graph.nodes.isEmpty else {
+        throw ModelError(file: self.model, "the graph has no nodes (its output is its input '\(graph.input)'): there is no decision to explain")
+      }
       let assignment = try RuleSet.load(nameOrPath: rules).assign(to: graph, preprocessing: preprocessing)
+      printNotes(assignment.notes)
       let plan = try RelevancePlan(graph: graph, rules: assignment.rules)
       let (classes, result) = try target.map { ([$0], try plan.explain(image, classes: [$0])) }
         ?? plan.explainTopClasses(image, count: 1)
-      let cls = classes[0]
-      let initial = result.layers.first?.outputSums[0] ?? 0
-      var failures: [String] = []
-      var rows: [[String: Any]] = []
-      let byName = Dictionary(uniqueKeysWithValues: graph.nodes.enumerated().map { ($1.name, $0) })
-      for layer in result.layers {
-        let index = byName[layer.node]!
-        let rule = assignment.rules[index] ?? .pass
-        let out = layer.outputSums[0], inSum = layer.inputSums[0]
-        let loss = abs(out) > 0 ? (out - inSum) / abs(out) : (inSum == 0 ? 0 : -1)
-        let conserving = Self.shouldConserve(rule)
-        var why: [String] = []
-        if case .linear(let linear) = rule {
-          if linear.bias, graph.constant(graph.nodes[index], 2) != nil { why.append("bias absorption") }
-          if case .epsilon = linear.kind { why.append("stabilizer") }
-          if case .gamma = linear.kind { why.append("stabilizer") }
-        }
-        if layer.zeroDenominators > 0 { why.append("\(layer.zeroDenominators) zero denominators") }
-        let failed = conserving && abs(loss) > tolerance
-        if failed { failures.append("\(layer.node) (\(layer.op), \(rule)): relative loss \(loss)") }
-        rows.append(["node": layer.node, "op": layer.op, "rule": rule.description, "relevance_out": Double(out),
-                     "relevance_in": Double(inSum), "ratio": abs(out) > 0 ? Double(inSum / out) : 1,
-                     "ratio_to_score": initial != 0 ? Double(inSum / initial) : 0, "conserving": conserving,
-                     "leak": why.joined(separator: ", "), "failed": failed])
-      }
-      let total = result.input.signalSums(1)[0]
+      let report = try makeReport(graph: graph, assignment: assignment, cls: classes[0], result: result)
       if json {
-        let object: [String: Any] = ["model": self.model, "rules": rules, "class": cls, "score": Double(initial),
-                                     "input_relevance": Double(total), "layers": rows, "failures": failures]
-        try printJSON(object)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        print(String(decoding: try encoder.encode(report), as: UTF8.self))
       } else {
-        print("\(self.model): class \(cls), score \(initial), rules \(rules)\n")
-        let table = TextTable(columns: ["node", "op", "rule", "R out", "R in", "in/out", "in/score", "leak"], rightAligned: [3, 4, 5, 6])
-        for row in rows {
-          table.add([row["node"] as! String, row["op"] as! String, row["rule"] as! String,
-                     String(format: "%.6g", row["relevance_out"] as! Double), String(format: "%.6g", row["relevance_in"] as! Double),
-                     String(format: "%.6f", row["ratio"] as! Double), String(format: "%.6f", row["ratio_to_score"] as! Double),
-                     (row["failed"] as! Bool ? "NOT CONSERVED " : "") + (row["leak"] as! String)])
-        }
-        print(table.render())
-        print(String(format: "\nrelevance at the input: %.6g = %.6f of the score", total, initial != 0 ? total / initial : 0))
-        if failures.isEmpty {
-          print("every conserving rule conserved within \(tolerance)")
+        print(report.text)
+      }
+      if !report.zeroDenominatorLosses.isEmpty {
+        FileHandle.standardError.write(Data("warning: \(report.zeroDenominatorLosses.count) node(s) lost relevance only where denominators are exactly 0, which z⁺ cannot conserve by definition (not a bug; see Docs/RULES.md)\n".utf8))
+      }
+      if !report.failures.isEmpty { throw ExitCode(1) }
+    }
+  }
+
+  /// The report of one explanation; every relevance sum must be finite.
+  func makeReport(graph: Graph, assignment: RuleAssignment, cls: Int, result: RelevanceResult) throws -> VerifyReport {
+    let score = result.layers.first?.outputSums[0] ?? 0
+    guard score.isFinite else {
+      throw ModelError(file: self.model, "the score of class \(cls) is \(score); relevance can only be checked for a finite score")
+    }
+    let byName = Dictionary(uniqueKeysWithValues: graph.nodes.enumerated().map { ($1.name, $0) })
+    var layers: [VerifyReport.Layer] = []
+    var failures: [String] = [], zeroLosses: [String] = []
+    for layer in result.layers {
+      let index = byName[layer.node]!
+      let rule = assignment.rules[index] ?? .pass
+      let out = layer.outputSums[0], inSum = layer.inputSums[0]
+      guard out.isFinite, inSum.isFinite else {
+        let bad = out.isNaN || inSum.isNaN ? "NaN" : "infinite"
+        throw ModelError(file: self.model, node: layer.node, opType: layer.op,
+                         "relevance became \(bad) under rule \(rule) (arriving \(out), passed on \(inSum)); conservation cannot be checked")
+      }
+      let loss = abs(out) > 0 ? (out - inSum) / abs(out) : (inSum == 0 ? 0 : -1)
+      let conserving = Self.shouldConserve(rule)
+      var why: [String] = []
+      if case .linear(let linear) = rule {
+        if linear.bias, graph.constant(graph.nodes[index], 2) != nil { why.append("bias absorption") }
+        if case .epsilon = linear.kind { why.append("stabilizer") }
+        if case .gamma = linear.kind { why.append("stabilizer") }
+      }
+      if layer.zeroDenominators > 0 { why.append("\(layer.zeroDenominators) zero denominators") }
+      var status = VerifyReport.Status.ok
+      if conserving && abs(loss) > tolerance {
+        let described = "\(layer.node) (\(layer.op), \(rule)): relative loss \(loss)"
+        if layer.zeroDenominators > 0, loss > 0, Self.losesOnlyAtZeroDenominators(rule) {
+          status = .zeroDenominators
+          zeroLosses.append(described + " at \(layer.zeroDenominators) zero denominators")
         } else {
-          print("\(failures.count) node(s) with conserving rules lost more than \(tolerance):")
-          for f in failures { print("  " + f) }
+          status = .notConserved
+          failures.append(described)
         }
       }
-      if !failures.isEmpty { throw ExitCode(1) }
+      layers.append(.init(node: layer.node, op: layer.op, rule: rule.description, relevanceOut: Double(out),
+                          relevanceIn: Double(inSum), ratio: out != 0 ? Double(inSum) / Double(out) : nil,
+                          ratioToScore: score != 0 ? Double(inSum) / Double(score) : nil, conserving: conserving,
+                          leak: why.joined(separator: ", "), zeroDenominators: layer.zeroDenominators, status: status))
+    }
+    let total = result.input.signalSums(1)[0]
+    guard total.isFinite else {
+      throw ModelError(file: self.model, "relevance at the input is \(total); conservation cannot be checked")
+    }
+    return VerifyReport(model: self.model, rules: rules, classIndex: cls, score: Double(score),
+                        inputRelevance: Double(total), inputRatio: score != 0 ? Double(total) / Double(score) : nil,
+                        tolerance: Double(tolerance.description) ?? Double(tolerance), layers: layers, failures: failures, zeroDenominatorLosses: zeroLosses)
+  }
+
+  /// Conserving rules with a single denominator per output unit: where it is exactly 0 (z⁺:
+  /// every input of the unit is 0 or meets a non-positive weight) the relevance arriving at the
+  /// unit has nowhere to go and is lost by the rule's definition. Alpha-beta is not among them:
+  /// one of its two sides being 0 breaks conservation in a way worth flagging.
+  static func losesOnlyAtZeroDenominators(_ rule: Rule) -> Bool {
+    switch rule {
+    case .linear(let linear):
+      switch linear.kind {
+      case .zPlus, .zBox, .wSquare, .flat: return true
+      default: return false
+      }
+    case .proportional: return true
+    default: return false
     }
   }
 
@@ -105,5 +152,127 @@ struct Verify: ParsableCommand {
     case .winnerTakeAll, .proportional, .uniform, .pass: return true
     case .gradient, .guidedBackprop, .deconvnet: return false
     }
+  }
+}
+
+/// What `clrp verify` reports, the same values for the text and the JSON output.
+struct VerifyReport: Encodable {
+  enum Status: String, Encodable {
+    /// Conserved within the tolerance, or a rule that need not conserve.
+    case ok
+    /// A conserving rule lost (or created) more than the tolerance: exit status 1.
+    case notConserved = "not-conserved"
+    /// A single-denominator rule lost relevance where denominators are exactly 0 (a warning).
+    case zeroDenominators = "zero-denominators"
+  }
+
+  struct Layer: Encodable {
+    var node: String
+    var op: String
+    var rule: String
+    var relevanceOut: Double
+    var relevanceIn: Double
+    /// R in / R out; nil (null) when nothing arrived.
+    var ratio: Double?
+    /// R in / score; nil (null) when the score is 0.
+    var ratioToScore: Double?
+    var conserving: Bool
+    var leak: String
+    var zeroDenominators: Int
+    var status: Status
+
+    var failed: Bool { status == .notConserved }
+
+    enum CodingKeys: String, CodingKey {
+      case node, op, rule, relevanceOut = "relevance_out", relevanceIn = "relevance_in", ratio
+      case ratioToScore = "ratio_to_score", conserving, leak, zeroDenominators = "zero_denominators", status, failed
+    }
+
+    func encode(to encoder: Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(node, forKey: .node)
+      try c.encode(op, forKey: .op)
+      try c.encode(rule, forKey: .rule)
+      try c.encode(relevanceOut, forKey: .relevanceOut)
+      try c.encode(relevanceIn, forKey: .relevanceIn)
+      try c.encode(ratio, forKey: .ratio)  // null when undefined
+      try c.encode(ratioToScore, forKey: .ratioToScore)
+      try c.encode(conserving, forKey: .conserving)
+      try c.encode(leak, forKey: .leak)
+      try c.encode(zeroDenominators, forKey: .zeroDenominators)
+      try c.encode(status, forKey: .status)
+      try c.encode(failed, forKey: .failed)
+    }
+  }
+
+  static let zeroDenominatorReason = "z⁺ and the other single-denominator rules cannot conserve where all inputs of a unit are 0: the relevance arriving there is lost by the rule's definition, not a bug"
+
+  var model: String
+  var rules: String
+  var classIndex: Int
+  var score: Double
+  var inputRelevance: Double
+  /// Input relevance / score; nil (null) when the score is 0.
+  var inputRatio: Double?
+  var tolerance: Double
+  var layers: [Layer]
+  /// Conserving nodes that lost more than the tolerance (exit status 1).
+  var failures: [String]
+  /// Nodes whose loss happened where denominators are 0 (a warning, exit status 0).
+  var zeroDenominatorLosses: [String]
+
+  var conserved: Bool { failures.isEmpty }
+
+  enum CodingKeys: String, CodingKey {
+    case model, rules, classIndex = "class", score, inputRelevance = "input_relevance", inputRatio = "input_ratio"
+    case tolerance, layers, failures, zeroDenominatorLosses = "zero_denominator_losses", conserved
+  }
+
+  func encode(to encoder: Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(model, forKey: .model)
+    try c.encode(rules, forKey: .rules)
+    try c.encode(classIndex, forKey: .classIndex)
+    try c.encode(score, forKey: .score)
+    try c.encode(inputRelevance, forKey: .inputRelevance)
+    try c.encode(inputRatio, forKey: .inputRatio)
+    try c.encode(tolerance, forKey: .tolerance)
+    try c.encode(layers, forKey: .layers)
+    try c.encode(failures, forKey: .failures)
+    try c.encode(zeroDenominatorLosses, forKey: .zeroDenominatorLosses)
+    try c.encode(conserved, forKey: .conserved)
+  }
+
+  /// The plain-text report.
+  var text: String {
+    func ratio(_ x: Double?) -> String { x.map { String(format: "%.6f", $0) } ?? "-" }
+    var lines = ["\(model): class \(classIndex), score \(Float(score)), rules \(rules)", ""]
+    let table = TextTable(columns: ["node", "op", "rule", "R out", "R in", "in/out", "in/score", "leak"], rightAligned: [3, 4, 5, 6])
+    for layer in layers {
+      let mark = layer.status == .notConserved ? "NOT CONSERVED " : layer.status == .zeroDenominators ? "LOST AT ZERO DENOMINATORS " : ""
+      table.add([layer.node, layer.op, layer.rule, String(format: "%.6g", layer.relevanceOut), String(format: "%.6g", layer.relevanceIn),
+                 ratio(layer.ratio), ratio(layer.ratioToScore), mark + layer.leak])
+    }
+    lines.append(table.render())
+    lines.append("")
+    if let inputRatio {
+      lines.append(String(format: "relevance at the input: %.6g = %.6f of the score", inputRelevance, inputRatio))
+    } else {
+      lines.append(String(format: "relevance at the input: %.6g; the score is 0, so there is no relevance to conserve", inputRelevance))
+    }
+    let tol = Float(tolerance)
+    if failures.isEmpty && zeroDenominatorLosses.isEmpty {
+      lines.append("every conserving rule conserved within \(tol)")
+    }
+    if !zeroDenominatorLosses.isEmpty {
+      lines.append("\(zeroDenominatorLosses.count) node(s) lost more than \(tol) only where denominators are exactly 0 (\(Self.zeroDenominatorReason)):")
+      lines += zeroDenominatorLosses.map { "  " + $0 }
+      if failures.isEmpty { lines.append("every other conserving rule conserved within \(tol)") }
+    }
+    if !failures.isEmpty {
+      lines.append("\(failures.count) node(s) with conserving rules lost more than \(tol):")
+      lines += failures.map { "  " + $0 }
+    }
+    return lines.joined(separator: "\n")
   }
 }
