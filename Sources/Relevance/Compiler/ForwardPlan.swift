@@ -32,7 +32,15 @@ public struct ForwardPlan: Sendable {
   /// reads runs in place on that layer's output, unless the layer's output is in `keep`.
   /// The max-pool nodes whose indices are in `switches` also produce their arg-max switches,
   /// as a value named `switchesName(of:)` (flat in-plane indices stored as floats).
-  public init(graph: Graph, keep: Set<ValueName> = [], switches: Set<Int> = []) throws {
+  ///
+  /// Refuses a graph whose values (every input and intermediate value at the bound batch size,
+  /// and the constants converted for the kernels) would not fit `budget`, before allocating.
+  public init(graph: Graph, keep: Set<ValueName> = [], switches: Set<Int> = [], budget: MemoryBudget = .current) throws {
+    let needs = ForwardPlan.estimatedBytes(graph, switches: switches)
+    guard budget.allows(needs) else {
+      throw ModelError(file: graph.source, budget.refusal(
+        "a forward pass with input shape \(graph.shapes[graph.input] ?? [])", needs: needs) + "; use a smaller batch or input")
+    }
     self.graph = graph
     var slots: [ValueName: Int] = [graph.input: 0]
     for node in graph.nodes { for output in node.outputs where slots[output] == nil { slots[output] = slots.count } }
@@ -86,6 +94,25 @@ public struct ForwardPlan: Sendable {
     self.steps = steps
     self.slots = slots
     self.lastRead = lastRead
+  }
+
+  /// Bytes of every value a run of `graph` may hold at once (input, every node output, the
+  /// max-pool switches asked for, and the float32 copies of the constants): an upper bound,
+  /// since values are freed after their last read; nil when it overflows.
+  public static func estimatedBytes(_ graph: Graph, switches: Set<Int> = []) -> Int? {
+    var total: Int? = Estimate.bytes(graph.shapes[graph.input] ?? [], 4)
+    var seen: Set<ValueName> = [graph.input]
+    for (index, node) in graph.nodes.enumerated() {
+      for output in node.outputs where seen.insert(output).inserted {
+        guard let shape = graph.shapes[output] else { continue }
+        total = Estimate.sum(total, Estimate.bytes(shape, 4))
+        if switches.contains(index) { total = Estimate.sum(total, Estimate.bytes(shape, 4)) }
+      }
+    }
+    for constant in graph.constants.values {
+      total = Estimate.sum(total, Estimate.bytes(constant.shape, 4))
+    }
+    return total
   }
 
   /// The kernel computing `node`'s output from its operands (constants included, in order).

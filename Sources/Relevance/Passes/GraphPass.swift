@@ -34,18 +34,19 @@ public enum Canonicalizer {
     return shape
   }
 
-  /// The canonical graph for inputs of shape `inputShape` (batch axis first).
-  public static func canonicalize(_ graph: Graph, inputShape: [Int]) throws -> Graph {
+  /// The canonical graph for inputs of shape `inputShape` (batch axis first); constant
+  /// folding and every inferred value must fit `budget`.
+  public static func canonicalize(_ graph: Graph, inputShape: [Int], budget: MemoryBudget = .current) throws -> Graph {
     var g = graph
-    try bindInput(&g, inputShape)
-    _ = try InferShapes().run(on: &g)
+    try bindInput(&g, inputShape, budget: budget)
+    _ = try InferShapes(budget: budget).run(on: &g)
     var changed = true
     var rounds = 0
     while changed {
       changed = false
       for pass in passes where try pass.run(on: &g) {
         changed = true
-        _ = try InferShapes().run(on: &g)
+        _ = try InferShapes(budget: budget).run(on: &g)
       }
       rounds += 1
       precondition(rounds < 100, "canonicalization does not converge")
@@ -55,7 +56,7 @@ public enum Canonicalizer {
     return g
   }
 
-  static func bindInput(_ graph: inout Graph, _ shape: [Int]) throws {
+  static func bindInput(_ graph: inout Graph, _ shape: [Int], budget: MemoryBudget = .current) throws {
     let declared = graph.declaredInputShape
     let declaredText = "[" + declared.map(\.description).joined(separator: ", ") + "]"
     guard shape.count == declared.count else {
@@ -65,6 +66,12 @@ public enum Canonicalizer {
       if case .fixed(let expected) = dim, expected != n {
         throw ModelError(file: graph.source, "input '\(graph.input)' has shape \(declaredText); got \(shape)")
       }
+    }
+    guard shape.allSatisfy({ $0 > 0 }) else {
+      throw ModelError(file: graph.source, "input '\(graph.input)' of shape \(shape) is empty: every dimension must be positive")
+    }
+    guard budget.allows(Estimate.bytes(shape, 4)) else {
+      throw ModelError(file: graph.source, budget.refusal("the input '\(graph.input)' of shape \(shape)", needs: Estimate.bytes(shape, 4)))
     }
     graph.shapes = [graph.input: shape]
   }

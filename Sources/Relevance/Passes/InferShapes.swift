@@ -6,8 +6,13 @@
 /// Gather → Unsqueeze → Concat → Reshape chains exporters emit. Every other node (layers on
 /// constants included) gets its output shape;
 /// `auto_pad` is resolved into explicit pads. Shapes follow the ONNX operator specification.
+///
+/// Every value gets a non-empty shape (a zero-sized dimension is an error naming the node),
+/// and nothing is folded or inferred that would not fit `budget` (see `MemoryBudget`).
 public struct InferShapes: GraphPass {
-  public init() {}
+  public var budget: MemoryBudget
+
+  public init(budget: MemoryBudget = .current) { self.budget = budget }
   public var name: String { "infer-shapes" }
 
   public func run(on graph: inout Graph) throws -> Bool {
@@ -15,18 +20,26 @@ public struct InferShapes: GraphPass {
     var changed = false
     var kept: [Node] = []
     kept.reserveCapacity(graph.nodes.count)
+    var folded = 0
     for var node in graph.nodes {
-      var inference = NodeShapes(graph: graph, node: node)
+      var inference = NodeShapes(graph: graph, node: node, budget: budget, foldedBytes: folded)
       if let folded = try inference.fold() {
         guard node.outputs.count == 1 else { throw graph.error(node, "cannot fold a node with several outputs") }
         graph.constants[node.output] = folded
         changed = true
         continue
       }
+      folded = inference.foldedBytes
       let shape = try inference.outputShape()
       if inference.op != node.op { node.op = inference.op; changed = true }
       guard plausibleElementCount(shape) != nil else {
         throw graph.error(node, "computed an invalid or implausibly large output shape \(shape)")
+      }
+      guard !shape.contains(0) else {
+        throw graph.error(node, "computed the empty output shape \(shape): zero-sized dimensions are not supported")
+      }
+      guard budget.allows(Estimate.bytes(shape, 4)) else {
+        throw graph.error(node, budget.refusal("its output of shape \(shape)", needs: Estimate.bytes(shape, 4)))
       }
       for output in node.outputs { graph.shapes[output] = shape }
       kept.append(node)
@@ -42,11 +55,27 @@ struct NodeShapes {
   let node: Node
   /// The node's op, with anything resolved during inference (auto_pad) written in.
   var op: Op
+  let budget: MemoryBudget
+  /// Bytes of the constants folded so far in this walk (this node's included once folded).
+  var foldedBytes: Int
 
-  init(graph: Graph, node: Node) {
+  init(graph: Graph, node: Node, budget: MemoryBudget = .current, foldedBytes: Int = 0) {
     self.graph = graph
     self.node = node
     self.op = node.op
+    self.budget = budget
+    self.foldedBytes = foldedBytes
+  }
+
+  /// Checks, before folding, that a constant of `shape` (with its index arrays: about
+  /// `bytesPerElement` per element) fits the memory budget, and counts it.
+  mutating func reserveFold(_ shape: [Int], bytesPerElement: Int = 16) throws {
+    guard plausibleElementCount(shape) != nil else { throw fail("constant folding would compute the invalid or implausibly large shape \(shape)") }
+    let bytes = Estimate.bytes(shape, bytesPerElement)
+    guard let total = Estimate.sum(foldedBytes, bytes), budget.allows(total) else {
+      throw fail(budget.refusal("constant folding (a constant of shape \(shape))", needs: Estimate.sum(foldedBytes, bytes)))
+    }
+    foldedBytes = total
   }
 
   func fail(_ message: String) -> ModelError { graph.error(node, message) }
@@ -87,7 +116,11 @@ struct NodeShapes {
       let outShape = dims.ints
       guard let count = plausibleElementCount(outShape) else { throw fail("invalid shape \(outShape)") }
       guard value.count == 1 else { throw fail("'value' must hold one element, it has \(value.count)") }
-      return Constant(shape: outShape, values: value.values.picking([Int](repeating: 0, count: count)))
+      try reserveFold(outShape, bytesPerElement: 16)
+      switch value.values {
+      case .float(let v): return Constant(shape: outShape, floats: [Float](repeating: v[0], count: count))
+      case .int(let v): return Constant(shape: outShape, ints: [Int](repeating: v[0], count: count))
+      }
     }
     let present = node.inputs.filter { !$0.isEmpty }
     guard !present.isEmpty, present.allSatisfy(graph.isConstant), let x = constant(0) else { return nil }
@@ -95,9 +128,11 @@ struct NodeShapes {
     case .identity, .dropout, .flatten, .reshape, .squeeze, .unsqueeze:
       return x.reshaped(try outputShape())
     case .cast(let toFloat):
+      try reserveFold(x.shape, bytesPerElement: 8)
       return toFloat ? Constant(shape: x.shape, floats: x.floats) : Constant(shape: x.shape, ints: x.ints)
     case .transpose:
       let outShape = try outputShape()
+      try reserveFold(outShape)
       guard case .transpose(let perm) = op else { return nil }
       let inStrides = strides(of: x.shape)
       let indices = mapIndices(outShape) { idx in zip(perm, idx).reduce(0) { $0 + inStrides[$1.0] * $1.1 } }
@@ -111,6 +146,7 @@ struct NodeShapes {
         return i < 0 ? i + n : i
       }
       let outShape = Array(x.shape[..<a]) + indices.shape + Array(x.shape[(a + 1)...])
+      try reserveFold(outShape)
       let inStrides = strides(of: x.shape)
       let q = indices.shape.count
       let picks = mapIndices(outShape) { o in
@@ -125,6 +161,7 @@ struct NodeShapes {
       return Constant(shape: outShape, values: x.values.picking(picks))
     case .slice:
       let (outShape, starts, steps) = try sliceGeometry(x.shape)
+      try reserveFold(outShape)
       let inStrides = strides(of: x.shape)
       let picks = mapIndices(outShape) { o in
         o.indices.reduce(0) { $0 + (starts[$1] + o[$1] * steps[$1]) * inStrides[$1] }
@@ -133,6 +170,7 @@ struct NodeShapes {
     case .concat(let axisValue):
       let parts = node.inputs.map { graph.constants[$0]! }
       let outShape = try outputShape()
+      try reserveFold(outShape, bytesPerElement: 8)
       let a = try axis(axisValue, rank: outShape.count)
       let outer = outShape[..<a].reduce(1, *)
       let anyFloat = parts.contains { $0.isFloat }
@@ -149,6 +187,7 @@ struct NodeShapes {
     case .elementwise(let binary):
       let y = try requireConstant(1, "operand")
       let outShape = try outputShape()
+      try reserveFold(outShape, bytesPerElement: 24)
       let pa = broadcastIndices(from: x.shape, to: outShape), pb = broadcastIndices(from: y.shape, to: outShape)
       if x.isFloat || y.isFloat {
         let u = x.floats, v = y.floats
