@@ -334,6 +334,13 @@ func halfToFloat(_ h: UInt16) -> Float {
   return Float(bitPattern: sign | UInt32(exponent - 15 + 127) << 23 | (mantissa << 13))
 }
 
+/// `path` with every symbolic link resolved (realpath); nil when it does not exist.
+func resolvedPath(_ path: String) -> String? {
+  guard let resolved = realpath(path, nil) else { return nil }
+  defer { free(resolved) }
+  return String(cString: resolved)
+}
+
 /// The files that hold tensors stored outside the model (ONNX external data), mapped once each.
 struct ExternalDataFiles {
   var directory: URL
@@ -351,6 +358,11 @@ struct ExternalDataFiles {
     }
     if mapped[location] == nil {
       let url = directory.appendingPathComponent(location)
+      // The check above is on the text; a symbolic link inside the folder may still lead out.
+      let folder = resolvedPath(directory.path) ?? directory.path
+      if let target = resolvedPath(url.path), !target.hasPrefix(folder.hasSuffix("/") ? folder : folder + "/") {
+        throw ModelError("external data location '\(location)' resolves to '\(target)', outside the model's folder '\(folder)'")
+      }
       do {
         mapped[location] = try Data(contentsOf: url, options: .alwaysMapped)
       } catch {

@@ -80,7 +80,7 @@ public enum ONNXImporter {
         op = .conv(Conv2D(window: window, group: try attributes.int("group", 1), autoPad: autoPad))
       case "MaxPool", "AveragePool":
         guard let kernel = try attributes.ints("kernel_shape") else { throw fail("missing kernel_shape") }
-        let (window, autoPad) = try windowAttributes(attributes, kernel: kernel, fail: fail)
+        let (window, autoPad) = try windowAttributes(attributes, kernel: kernel, pooling: true, fail: fail)
         if record.opType == "MaxPool" {
           if try attributes.int("storage_order", 0) != 0 { throw fail("storage_order=1 (column major) is not supported") }
           op = .maxPool(Pool2D(window: window, autoPad: autoPad, countIncludePad: false))
@@ -196,7 +196,9 @@ public enum ONNXImporter {
   }
 
   /// ONNX Conv/pool window attributes; ONNX pads are [top, left, bottom, right] for 2-D.
-  private static func windowAttributes(_ a: ONNXAttributes, kernel: [Int],
+  /// For pooling, each pad must be smaller than the kernel along its axis (as onnxruntime
+  /// requires: a window made only of padding has no value).
+  private static func windowAttributes(_ a: ONNXAttributes, kernel: [Int], pooling: Bool = false,
                                        fail: (String) -> ModelError) throws -> (Window2D, AutoPad) {
     guard kernel.count == 2 else {
       throw fail("only 2-D windows are supported, kernel_shape is \(kernel)")
@@ -210,6 +212,11 @@ public enum ONNXImporter {
     guard kernel.allSatisfy({ $0 > 0 }), strides.allSatisfy({ $0 > 0 }), dilations.allSatisfy({ $0 > 0 }),
           pads.allSatisfy({ $0 >= 0 }), (kernel + strides + dilations + pads).allSatisfy({ $0 <= 1 << 20 }) else {
       throw fail("kernel \(kernel), strides \(strides), dilations \(dilations) must be positive and pads \(pads) non-negative (and all below 2^20)")
+    }
+    if pooling {
+      for (i, pad) in pads.enumerated() where pad >= kernel[i % 2] {
+        throw fail("pads \(pads) must be smaller than the kernel \(kernel) along each axis (pad \(pad) >= kernel \(kernel[i % 2]))")
+      }
     }
     let autoPadName = try a.string("auto_pad", "NOTSET")
     guard let autoPad = AutoPad(rawValue: autoPadName) else { throw fail("unknown auto_pad '\(autoPadName)'") }
