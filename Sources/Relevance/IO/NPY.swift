@@ -1,7 +1,8 @@
 import Foundation
 
-/// NumPy `.npy` files (format versions 1 to 3): float32/float64/integer arrays in C order
-/// read as float32 tensors; tensors written as little-endian float32, version 1.0.
+/// NumPy `.npy` files (format versions 1 to 3): float32/float64/integer arrays in C or
+/// Fortran order read as float32 tensors (in C order); tensors written as little-endian
+/// float32, version 1.0.
 public enum NPY {
   public static func read(path: String) throws -> Tensor {
     guard let data = FileManager.default.contents(atPath: path) else {
@@ -26,20 +27,17 @@ public enum NPY {
     }
     guard headerStart + headerLength <= bytes.count else { throw fail("truncated header") }
     let header = String(decoding: bytes[headerStart..<(headerStart + headerLength)], as: UTF8.self)
-    guard let descr = field("descr", in: header)?.trimmingCharacters(in: CharacterSet(charactersIn: "'\" ")) else {
-      throw fail("no 'descr' in header")
+    let dictionary: [String: HeaderValue]
+    do { dictionary = try parseHeader(header) } catch let error as HeaderError { throw fail("bad header: \(error.message)") }
+    guard case .string(let descr)? = dictionary["descr"] else { throw fail("no 'descr' in header") }
+    let fortranOrder: Bool
+    switch dictionary["fortran_order"] {
+    case nil: fortranOrder = false
+    case .bool(let b)?: fortranOrder = b
+    default: throw fail("'fortran_order' must be True or False")
     }
-    if field("fortran_order", in: header)?.trimmingCharacters(in: .whitespaces) == "True" {
-      throw fail("Fortran-ordered arrays are not supported; save with np.ascontiguousarray")
-    }
-    guard let shapeText = header.range(of: "'shape':").map({ header[$0.upperBound...] }),
-          let open = shapeText.firstIndex(of: "("), let close = shapeText.firstIndex(of: ")") else {
-      throw fail("no 'shape' in header")
-    }
-    let shape = try shapeText[shapeText.index(after: open)..<close].split(separator: ",").map { part -> Int in
-      guard let n = Int(part.trimmingCharacters(in: .whitespaces)), n >= 0 else { throw fail("bad shape") }
-      return n
-    }
+    guard case .tuple(let shape)? = dictionary["shape"] else { throw fail("no 'shape' in header") }
+    guard shape.allSatisfy({ $0 >= 0 }) else { throw fail("bad shape") }
     let (count, overflow) = shape.reduce((1, false)) { acc, d in
       let (p, o) = acc.0.multipliedReportingOverflow(by: d)
       return (p, acc.1 || o)
@@ -60,7 +58,12 @@ public enum NPY {
       throw fail("shape \(shape) needs \(count * size) bytes of data, the file has \(bytes.count - body)")
     }
     let values = bytes[body...].withUnsafeBytes { raw in (0..<count).map { convert(raw, $0) } }
-    return Tensor(shape: shape, data: values)
+    guard fortranOrder, shape.count > 1 else { return Tensor(shape: shape, data: values) }
+    // Fortran order: the first axis varies fastest; gather into C order.
+    var columnStrides = [Int](repeating: 1, count: shape.count)
+    for axis in 1..<shape.count { columnStrides[axis] = columnStrides[axis - 1] * shape[axis - 1] }
+    let picks = mapIndices(shape) { index in zip(index, columnStrides).reduce(0) { $0 + $1.0 * $1.1 } }
+    return Tensor(shape: shape, data: picks.map { values[$0] })
   }
 
   public static func encode(_ tensor: Tensor) -> Data {
@@ -81,10 +84,76 @@ public enum NPY {
     try writeAtomically(encode(tensor), to: path)
   }
 
-  private static func field(_ key: String, in header: String) -> String? {
-    guard let range = header.range(of: "'\(key)':") else { return nil }
-    let rest = header[range.upperBound...]
-    let end = rest.firstIndex(of: ",") ?? rest.endIndex
-    return String(rest[..<end])
+  enum HeaderValue: Equatable {
+    case string(String)
+    case bool(Bool)
+    case tuple([Int])
+  }
+
+  struct HeaderError: Error { let message: String }
+
+  /// Parses the header: a Python dict literal of string keys and string, boolean or
+  /// integer-tuple values, in any order, trailing comma and spaces allowed.
+  static func parseHeader(_ text: String) throws -> [String: HeaderValue] {
+    let chars = Array(text.unicodeScalars)
+    var i = 0
+    func skipSpace() { while i < chars.count, chars[i].properties.isWhitespace { i += 1 } }
+    func expect(_ c: Unicode.Scalar) throws {
+      skipSpace()
+      guard i < chars.count, chars[i] == c else { throw HeaderError(message: "expected '\(c)' at offset \(i)") }
+      i += 1
+    }
+    func peek() -> Unicode.Scalar? { skipSpace(); return i < chars.count ? chars[i] : nil }
+    func string() throws -> String {
+      skipSpace()
+      guard i < chars.count, chars[i] == "'" || chars[i] == "\"" else { throw HeaderError(message: "expected a quoted string at offset \(i)") }
+      let quote = chars[i]
+      i += 1
+      var result = String.UnicodeScalarView()
+      while i < chars.count, chars[i] != quote { result.append(chars[i]); i += 1 }
+      guard i < chars.count else { throw HeaderError(message: "unterminated string") }
+      i += 1
+      return String(result)
+    }
+    func integer() throws -> Int {
+      skipSpace()
+      var digits = ""
+      while i < chars.count, ("0"..."9").contains(chars[i]) { digits.unicodeScalars.append(chars[i]); i += 1 }
+      if i < chars.count, chars[i] == "L" { i += 1 }
+      guard let n = Int(digits) else { throw HeaderError(message: "expected a dimension at offset \(i)") }
+      return n
+    }
+    func value() throws -> HeaderValue {
+      switch peek() {
+      case "'", "\"": return .string(try string())
+      case "(":
+        i += 1
+        var dims: [Int] = []
+        while peek() != ")" {
+          dims.append(try integer())
+          if peek() == "," { i += 1 } else { break }
+        }
+        try expect(")")
+        return .tuple(dims)
+      default:
+        for (word, b) in [("True", true), ("False", false)] where String(String.UnicodeScalarView(chars[i..<min(chars.count, i + word.count)])) == word {
+          i += word.count
+          return .bool(b)
+        }
+        throw HeaderError(message: "unexpected value at offset \(i)")
+      }
+    }
+    var result: [String: HeaderValue] = [:]
+    try expect("{")
+    while peek() != "}" {
+      guard peek() != nil else { throw HeaderError(message: "missing '}'") }
+      let key = try string()
+      try expect(":")
+      guard result[key] == nil else { throw HeaderError(message: "repeated key '\(key)'") }
+      result[key] = try value()
+      if peek() == "," { i += 1 } else { break }
+    }
+    try expect("}")
+    return result
   }
 }
