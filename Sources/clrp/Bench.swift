@@ -36,18 +36,28 @@ struct Bench: ParsableCommand {
   @Option(help: "torchvision architecture for the Zennit comparison (vgg16, alexnet, googlenet).") var zennitArch: String?
   @Flag(help: "Skip the onnxruntime / Zennit comparison.") var noReference = false
   @Flag(help: "Print JSON.") var json = false
+  @Option(help: "Memory budget, e.g. 8G or 512M (default: 75 % of the machine's memory); larger models or batches are refused.")
+  var maxMemory: String?
 
   func run() throws {
     try reportingErrors {
       guard runs > 0, batch > 0, signals > 0, targets > 0 else { throw ModelError("--runs, --batch, --signals and --targets must be positive") }
+      try applyMemoryBudget(maxMemory)
       let model = try loadModel(model)
       let method = try self.method.map { try ExplanationMethod.parseList($0) }
       if let method, method.count != 1 { throw ModelError("--method takes one method") }
       let explaining = (rules != nil || method != nil) && !forward
       let shape = try model.inputShape(batch: explaining ? 1 : (model.fixedBatch ?? batch))
       let preprocessing = try Preprocessing.load(nameOrPath: preprocess)
-      let input = randomImage(shape, preprocessing)
       let graph = try model.canonical(inputShape: shape)
+      if !explaining {
+        // Checked before the random input is made: the plan's values must fit the budget.
+        let needs = ForwardPlan.estimatedBytes(graph)
+        guard MemoryBudget.current.allows(needs) else {
+          throw ModelError(file: self.model, MemoryBudget.current.refusal("a forward pass with input shape \(shape)", needs: needs) + "; use a smaller --batch")
+        }
+      }
+      let input = randomImage(shape, preprocessing)
       let macs = graph.nodes.reduce(0) { $0 + graph.multiplyAccumulates($1) }
       let work: () throws -> Void
       var what = "forward"

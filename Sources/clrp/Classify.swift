@@ -20,15 +20,19 @@ struct Classify: ParsableCommand {
   @Option(help: "Write the logits to this .npy file (shape [C] for one image, [N, C] for several).")
   var output: String?
   @Flag(help: "Print the top classes as JSON.") var json = false
+  @Option(help: "Memory budget, e.g. 8G or 512M (default: 75 % of the machine's memory); larger models or batches are refused.")
+  var maxMemory: String?
 
   func run() throws {
     try reportingErrors {
       guard top > 0 else { throw ModelError("--top must be positive, got \(top)") }
+      try applyMemoryBudget(maxMemory)
+      if let output { try refuseOverwriting(output, [self.model] + inputs) }
       let model = try loadModel(model)
       let declaredRank = model.imported.declaredInputShape.count
       var images: [Tensor] = []
       for path in inputs {
-        let tensor = try NPY.read(path: path)
+        let tensor = try readInputTensor(path)
         if tensor.rank == declaredRank - 1 {
           images.append(tensor)
         } else if tensor.rank == declaredRank {
@@ -40,6 +44,7 @@ struct Classify: ParsableCommand {
           throw ModelError(file: path, "has shape \(tensor.shape); the model input '\(model.imported.input)' has rank \(declaredRank) (\(model.imported.declaredInputShape)), batch axis optional")
         }
       }
+      guard !images.isEmpty else { throw ModelError("no images in the inputs") }
       let (logits, graph) = try Classifier(model: model).logits(images)
       if let graph { printNotes(graph.notes) }
       if let output {

@@ -3,7 +3,7 @@ import Relevance
 
 /// Reads an image tensor for a model input of `shape` (batch 1), batch axis optional.
 func loadImageTensor(_ path: String, shape: [Int]) throws -> Tensor {
-  let tensor = try NPY.read(path: path)
+  let tensor = try readInputTensor(path)
   if tensor.shape == shape { return tensor }
   if tensor.shape == Array(shape.dropFirst()) { return tensor.reshaped(shape) }
   throw ModelError(file: path, "has shape \(tensor.shape); the model takes \(Array(shape.dropFirst())) (batch axis optional)")
@@ -32,4 +32,38 @@ func randomImage(_ shape: [Int], _ preprocessing: Preprocessing?) -> Tensor {
     }
   }
   return Tensor(shape: shape, data: data)
+}
+
+/// Reads a .npy input tensor and refuses what no model can be run on: an empty array, and
+/// NaN or infinite values (ReLU would silently turn NaN into 0 and give confident logits).
+func readInputTensor(_ path: String) throws -> Tensor {
+  let tensor = try NPY.read(path: path)
+  guard tensor.count > 0 else {
+    throw ModelError(file: path, "is empty (shape \(tensor.shape)): there is no image to run")
+  }
+  let bad = tensor.data.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
+  guard bad == 0 else {
+    let nan = tensor.data.reduce(0) { $0 + ($1.isNaN ? 1 : 0) }
+    throw ModelError(file: path, "holds \(bad) non-finite value\(bad == 1 ? "" : "s") (\(nan) NaN, \(bad - nan) infinite) of \(tensor.count)")
+  }
+  return tensor
+}
+
+/// Sets the library's memory budget from a `--max-memory` value (e.g. `8G`, `512M`).
+func applyMemoryBudget(_ text: String?) throws {
+  guard let text else { return }
+  MemoryBudget.current = try MemoryBudget.parse(text)
+}
+
+/// Refuses an output path that is (after resolving links) one of the files read.
+func refuseOverwriting(_ output: String, _ readFiles: [String]) throws {
+  func resolved(_ path: String) -> String? {
+    guard let r = realpath(path, nil) else { return nil }
+    defer { free(r) }
+    return String(cString: r)
+  }
+  guard let target = resolved(output) else { return }
+  for file in readFiles where resolved(file) == target {
+    throw ModelError("--output \(output) is the same file as \(file), which clrp reads; choose another output path")
+  }
 }
