@@ -28,6 +28,11 @@ negative_input_dim.onnx    input declared [N, 3, -8, 8]
 reshape_overflow.onnx      Reshape 'reshape1' to [2^40, 2^40, -1]
 concat_no_inputs.onnx      Concat 'cat1' without inputs
 overflowing_dims.onnx      an initializer of shape [2^32 - 1, 2^32 - 1, 4] (and no data)
+zero_channels.onnx         Conv 'conv1' with weight [0, 3, 3, 3] and bias [0], then Gemm [10, 0]
+unused_constant_of_shape.onnx  an unused ConstantOfShape 'big' of 2^31 floats
+broadcast_constants.onnx   Add 'grow' of constants [32768, 1] + [1, 32768] (ConstantOfShape)
+huge_input.onnx            input declared [1, 3, 16384, 16384] (Conv, Relu, GlobalAveragePool)
+pool_pads_exceed_kernel.onnx  MaxPool 'pool1' with kernel_shape [2, 2] and pads [5, 5, 5, 5]
 
 The models are built with onnx.helper and seeded numpy weights; they are not
 run through onnx.checker (several are invalid on purpose).
@@ -192,6 +197,46 @@ def build() -> dict[str, onnx.ModelProto]:
     huge = TensorProto(name="w1", data_type=TensorProto.FLOAT, dims=[(1 << 32) - 1, (1 << 32) - 1, 4])
     models["overflowing_dims"] = model(
         [conv("conv1", "x", "w1", "y", kernel_shape=[3, 3])], [image_input()], [output()], [huge])
+
+    # Zero-sized and huge values: each used to crash (SIGFPE, or exhausting memory).
+    models["zero_channels"] = model(
+        [helper.make_node("Conv", ["x", "w0", "b0"], ["c1"], name="conv1", kernel_shape=[3, 3]),
+         helper.make_node("Flatten", ["c1"], ["f"], name="flat1", axis=1),
+         helper.make_node("Gemm", ["f", "wfc"], ["y"], name="fc", transB=1)],
+        [image_input()], [output()],
+        [numpy_helper.from_array(np.zeros([0, 3, 3, 3], np.float32), "w0"),
+         numpy_helper.from_array(np.zeros([0], np.float32), "b0"),
+         numpy_helper.from_array(np.zeros([10, 0], np.float32), "wfc")])
+
+    def shape_const(name, dims):
+        return numpy_helper.from_array(np.array(dims, np.int64), name)
+
+    models["unused_constant_of_shape"] = model(
+        [helper.make_node("ConstantOfShape", ["big_shape"], ["big"], name="big"),
+         helper.make_node("Relu", ["x"], ["y"], name="relu1")],
+        [image_input()], [output()], [shape_const("big_shape", [1 << 31])])
+
+    models["broadcast_constants"] = model(
+        [helper.make_node("ConstantOfShape", ["sa"], ["a"], name="ca",
+                          value=helper.make_tensor("v", TensorProto.FLOAT, [1], [1.0])),
+         helper.make_node("ConstantOfShape", ["sb"], ["b"], name="cb",
+                          value=helper.make_tensor("v", TensorProto.FLOAT, [1], [2.0])),
+         helper.make_node("Add", ["a", "b"], ["grown"], name="grow"),
+         helper.make_node("ReduceMean", ["grown"], ["m"], name="mean1", keepdims=0),
+         helper.make_node("Add", ["x", "m"], ["y"], name="add1")],
+        [image_input()], [output()], [shape_const("sa", [32768, 1]), shape_const("sb", [1, 32768])])
+
+    models["huge_input"] = model(
+        [conv("conv1", "x", "w1", "c1", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+         helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+         helper.make_node("GlobalAveragePool", ["r1"], ["g"], name="gap1"),
+         helper.make_node("Flatten", ["g"], ["y"], name="flat1", axis=1)],
+        [image_input(shape=(1, 3, 16384, 16384))], [output()], [weights("w1", [8, 3, 3, 3])])
+
+    models["pool_pads_exceed_kernel"] = model(
+        [conv("conv1", "x", "w1", "c1", kernel_shape=[3, 3]),
+         helper.make_node("MaxPool", ["c1"], ["y"], name="pool1", kernel_shape=[2, 2], pads=[5, 5, 5, 5])],
+        [image_input()], [output()], [weights("w1", [4, 3, 3, 3])])
     return models
 
 

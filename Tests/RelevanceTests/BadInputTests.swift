@@ -193,13 +193,18 @@ final class BadInputTests: XCTestCase {
   }
 
   /// 60 variants per model with 1 to 8 random bytes replaced (seeded): a ModelError naming
-  /// the file, or a model that still loads and runs.
+  /// the file, or a model that still loads and runs. The structure-heavy Keras export rejects
+  /// a good share of them; the Caffe export is mostly weights, where flips change values only.
+  /// Every survivor gives logits of the original's shape.
+  static let expectedRejections: [String: ClosedRange<Int>] = ["keras_tf2onnx_small": 15...40, "caffe_small": 0...15]
+
   func testFlippedBytesNeverCrash() throws {
     let dir = try temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
     var rng = SeededRandom(seed: 2024)
     for name in Self.corruptedSources {
       let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("models/\(name).onnx"))))
+      let originalShape = try Self.loadCanonicalizeRun(Fixtures.path("models/\(name).onnx")).shape
       var thrown = 0
       for variant in 0..<60 {
         var corrupted = bytes
@@ -208,9 +213,12 @@ final class BadInputTests: XCTestCase {
         }
         let path = dir.appendingPathComponent("\(name)_flip\(variant).onnx").path
         try Data(corrupted).write(to: URL(fileURLWithPath: path))
-        if checkCorrupted(path) { thrown += 1 }
+        if checkCorrupted(path) { thrown += 1 } else {
+          XCTAssertEqual(try Self.loadCanonicalizeRun(path).shape, originalShape, "\(name) variant \(variant)")
+        }
       }
-      print("\(name): \(thrown) of 60 byte-flipped variants rejected, the others ran")
+      let expected = Self.expectedRejections[name]!
+      XCTAssertTrue(expected.contains(thrown), "\(name): \(thrown) of 60 byte-flipped variants rejected, expected \(expected)")
     }
   }
 
@@ -272,8 +280,6 @@ final class BadInputTests: XCTestCase {
     complex.append(Data(count: 16))
     var bigEndian = header("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }")
     bigEndian.append(Data(count: 8))
-    var fortran = header("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }")
-    fortran.append(Data(count: 16))
     var noShape = header("{'descr': '<f4', 'fortran_order': False, }")
     noShape.append(Data(count: 4))
     let cases: [(String, Data, [String])] = [
@@ -282,7 +288,6 @@ final class BadInputTests: XCTestCase {
       ("too short", Data([0x93, 0x4e]), ["bad magic"]),
       ("complex dtype", complex, ["dtype '<c8' is not supported"]),
       ("big-endian", bigEndian, ["dtype '>f4' is not supported"]),
-      ("fortran order", fortran, ["Fortran"]),
       ("no shape", noShape, ["no 'shape'"]),
       ("truncated header", good.prefix(40), ["truncated header"]),
       ("truncated data", good.prefix(good.count - 5), ["needs 24 bytes", "the file has 19"]),
