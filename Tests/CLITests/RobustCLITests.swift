@@ -68,6 +68,9 @@ final class RobustCLITests: XCTestCase {
                       ["a forward pass with input shape [1, 3, 16384, 16384]", "memory budget"])
     try assertRefused(["bench", CLITests.fixture("bad/huge_input.onnx"), "--forward", "--runs", "1", "--no-reference", "--max-memory", "4G"],
                       ["node 'conv1'", "memory budget"])
+    // Under 1 GiB, one declared image is already too large: refused when the model is loaded.
+    try assertRefused(["bench", CLITests.fixture("bad/huge_input.onnx"), "--forward", "--runs", "1", "--no-reference", "--max-memory", "1G"],
+                      ["one image for input 'x'", "needs about 3.2 GB"])
   }
 
   // Case 9

@@ -75,7 +75,7 @@ public struct MemoryBudget: Sendable, Equatable, CustomStringConvertible {
   /// The message for an estimate that does not fit.
   public func refusal(_ what: String, needs bytes: Int?) -> String {
     let needs = bytes.map { "about \(MemoryBudget.format($0))" } ?? "more memory than can be counted"
-    return "\(what) needs \(needs), above the memory budget of \(self) (set it with --max-memory)"
+    return "\(what) needs \(needs), above the memory budget of \(self) (75 % of memory by default; classify and bench take --max-memory)"
   }
 }
 

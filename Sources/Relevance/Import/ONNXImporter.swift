@@ -41,6 +41,10 @@ public enum ONNXImporter {
     guard fixedSizes.allSatisfy({ $0 > 0 }), plausibleElementCount(fixedSizes) != nil else {
       throw ModelError(file: path, "input '\(input.name)' declares the invalid shape \(dims); sizes must be positive")
     }
+    let budget = MemoryBudget.current
+    guard budget.allows(Estimate.bytes(fixedSizes, 4)) else {
+      throw ModelError(file: path, budget.refusal("one image for input '\(input.name)' of declared shape \(dims)", needs: Estimate.bytes(fixedSizes, 4)))
+    }
 
     var nodes: [Node] = []
     for record in file.nodes {

@@ -35,7 +35,7 @@ public enum Canonicalizer {
   }
 
   /// The canonical graph for inputs of shape `inputShape` (batch axis first); constant
-  /// folding and every inferred value must fit `budget`.
+  /// folding, every inferred value and a forward pass (all values at once) must fit `budget`.
   public static func canonicalize(_ graph: Graph, inputShape: [Int], budget: MemoryBudget = .current) throws -> Graph {
     var g = graph
     try bindInput(&g, inputShape, budget: budget)
@@ -53,6 +53,12 @@ public enum Canonicalizer {
     }
     g.removeUnusedConstants()
     try checkExecutable(g)
+    // Refused here already, before callers (relevance plans, rule bounds) allocate per value.
+    let needs = ForwardPlan.estimatedBytes(g)
+    guard budget.allows(needs) else {
+      throw ModelError(file: g.source, budget.refusal("a forward pass with input shape \(inputShape)", needs: needs)
+                       + "; use a smaller batch or input")
+    }
     return g
   }
 
