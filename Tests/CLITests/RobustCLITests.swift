@@ -11,11 +11,17 @@ final class RobustCLITests: XCTestCase {
   var dir: URL!
 
   override func setUpWithError() throws {
+    // The commands without --max-memory (inspect, verify) take their budget from here: the
+    // refusals below then do not depend on the machine's memory.
+    setenv("CLRP_MAX_MEMORY", "16G", 1)
     dir = FileManager.default.temporaryDirectory.appendingPathComponent("clrp-robust-\(UUID())")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
   }
 
-  override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+  override func tearDownWithError() throws {
+    unsetenv("CLRP_MAX_MEMORY")
+    try? FileManager.default.removeItem(at: dir)
+  }
 
   func temp(_ name: String) -> String { dir.appendingPathComponent(name).path }
 
@@ -41,6 +47,8 @@ final class RobustCLITests: XCTestCase {
     try NPY.write(Tensor(shape: [3, 8, 8], data: [Float](repeating: 0.5, count: 192)), path: temp("x.npy"))
     try assertRefused(["classify", CLITests.fixture("bad/zero_channels.onnx"), temp("x.npy")], ["node 'conv1'", "zero-sized"])
     try assertRefused(["inspect", CLITests.fixture("bad/zero_channels.onnx")], ["node 'conv1'", "zero-sized"])
+    // It used to die with SIGFPE here.
+    try assertRefused(["verify", CLITests.fixture("bad/zero_channels.onnx"), "--rules", "zplus"], ["node 'conv1'", "zero-sized"])
   }
 
   // Case 5
@@ -53,17 +61,21 @@ final class RobustCLITests: XCTestCase {
     XCTAssertEqual(ok.status, 0, ok.err)
   }
 
-  // Case 7 (inspect picks up the library default budget)
+  // Case 7 (inspect picks up the library default budget: CLRP_MAX_MEMORY here)
   func testHugeConstantFoldsAreRefused() throws {
     try assertRefused(["inspect", CLITests.fixture("bad/unused_constant_of_shape.onnx")], ["node 'big'", "memory budget"])
     try assertRefused(["inspect", CLITests.fixture("bad/broadcast_constants.onnx")], ["node 'grow'", "memory budget"])
     try NPY.write(Tensor(shape: [3, 8, 8], data: [Float](repeating: 0.5, count: 192)), path: temp("x.npy"))
     try assertRefused(["classify", CLITests.fixture("bad/broadcast_constants.onnx"), temp("x.npy"), "--max-memory", "1G"],
                       ["node 'grow'", "memory budget of 1.1 GB"])
+    // --max-memory wins over the environment.
+    try assertRefused(["classify", CLITests.fixture("bad/broadcast_constants.onnx"), temp("x.npy"), "--max-memory", "2G"],
+                      ["node 'grow'", "memory budget of 2.1 GB"])
   }
 
   // Case 8
   func testHugeDeclaredInputIsRefused() throws {
+    // (verify refuses it too, after making its 3.2 GB random input: too slow for a debug test run.)
     try assertRefused(["bench", CLITests.fixture("bad/huge_input.onnx"), "--forward", "--runs", "1", "--no-reference", "--max-memory", "12G"],
                       ["a forward pass with input shape [1, 3, 16384, 16384]", "memory budget"])
     try assertRefused(["bench", CLITests.fixture("bad/huge_input.onnx"), "--forward", "--runs", "1", "--no-reference", "--max-memory", "4G"],

@@ -5,8 +5,9 @@ import Foundation
 /// refuse, with a `ModelError`, what would not fit, instead of dying in the allocator.
 ///
 /// The process-wide budget is `MemoryBudget.current`; it starts as `MemoryBudget.default`
-/// (75 % of the machine's memory, or of the cgroup's limit when that is lower) and the
-/// command-line tools set it from `--max-memory`.
+/// (the environment variable `CLRP_MAX_MEMORY`, e.g. `8G`, else 75 % of the machine's memory,
+/// or of the cgroup's limit when that is lower) and the command-line tools that take
+/// `--max-memory` set it from there.
 public struct MemoryBudget: Sendable, Equatable, CustomStringConvertible {
   public var bytes: Int
 
@@ -31,8 +32,11 @@ public struct MemoryBudget: Sendable, Equatable, CustomStringConvertible {
     return total
   }()
 
-  /// `defaultFraction` of the machine's memory.
-  public static var `default`: MemoryBudget { MemoryBudget(bytes: Int(Double(machineBytes) * defaultFraction)) }
+  /// `CLRP_MAX_MEMORY` when set (and valid), else `defaultFraction` of the machine's memory.
+  public static var `default`: MemoryBudget {
+    if let text = ProcessInfo.processInfo.environment["CLRP_MAX_MEMORY"], let budget = try? parse(text) { return budget }
+    return MemoryBudget(bytes: Int(Double(machineBytes) * defaultFraction))
+  }
 
   private static let lock = NSLock()
   nonisolated(unsafe) private static var stored: MemoryBudget?
@@ -75,7 +79,7 @@ public struct MemoryBudget: Sendable, Equatable, CustomStringConvertible {
   /// The message for an estimate that does not fit.
   public func refusal(_ what: String, needs bytes: Int?) -> String {
     let needs = bytes.map { "about \(MemoryBudget.format($0))" } ?? "more memory than can be counted"
-    return "\(what) needs \(needs), above the memory budget of \(self) (75 % of memory by default; classify and bench take --max-memory)"
+    return "\(what) needs \(needs), above the memory budget of \(self) (CLRP_MAX_MEMORY, else 75 % of memory, by default; classify and bench take --max-memory)"
   }
 }
 
