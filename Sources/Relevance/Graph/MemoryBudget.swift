@@ -13,6 +13,9 @@ public struct MemoryBudget: Sendable, Equatable, CustomStringConvertible {
 
   public init(bytes: Int) { self.bytes = max(0, bytes) }
 
+  /// No limit (for shape questions that allocate nothing).
+  public static let unlimited = MemoryBudget(bytes: .max)
+
   /// The fraction of the machine's memory the default budget allows.
   public static let defaultFraction = 0.75
 

@@ -59,7 +59,7 @@ struct NodeShapes {
   /// Bytes of the constants folded so far in this walk (this node's included once folded).
   var foldedBytes: Int
 
-  init(graph: Graph, node: Node, budget: MemoryBudget = .current, foldedBytes: Int = 0) {
+  init(graph: Graph, node: Node, budget: MemoryBudget = .unlimited, foldedBytes: Int = 0) {
     self.graph = graph
     self.node = node
     self.op = node.op
