@@ -44,7 +44,7 @@ func readInputTensor(_ path: String) throws -> Tensor {
   let bad = tensor.data.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
   guard bad == 0 else {
     let nan = tensor.data.reduce(0) { $0 + ($1.isNaN ? 1 : 0) }
-    throw ModelError(file: path, "holds \(bad) non-finite value\(bad == 1 ? "" : "s") (\(nan) NaN, \(bad - nan) infinite) of \(tensor.count)")
+    throw ModelError(file: path, "has \(bad) non-finite value(s) (NaN or infinity): \(nan) NaN, \(bad - nan) infinite, of \(tensor.count) values")
   }
   return tensor
 }

@@ -91,9 +91,9 @@ final class RobustCLITests: XCTestCase {
     var data = good.data
     data[0] = .nan; data[5] = .infinity; data[7] = -.infinity
     try NPY.write(Tensor(shape: good.shape, data: data), path: temp("bad.npy"))
-    try assertRefused(["classify", Self.vgg, temp("bad.npy")], ["bad.npy", "3 non-finite values (1 NaN, 2 infinite)"])
+    try assertRefused(["classify", Self.vgg, temp("bad.npy")], ["bad.npy: has 3 non-finite value(s) (NaN or infinity): 1 NaN, 2 infinite, of 12288 values"])
     try NPY.write(Tensor(shape: good.shape, data: [Float](repeating: .nan, count: good.count)), path: temp("nan.npy"))
-    try assertRefused(["classify", Self.vgg, temp("nan.npy")], ["nan.npy", "\(good.count) non-finite values"])
+    try assertRefused(["classify", Self.vgg, temp("nan.npy")], ["nan.npy: has \(good.count) non-finite value(s)"])
   }
 
   // Case 10
