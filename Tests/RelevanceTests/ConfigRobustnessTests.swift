@@ -5,19 +5,6 @@ import XCTest
 /// Hostile or out-of-range configuration files (rule sets, preprocessing) fail with one clear
 /// message naming the file, the line or entry and the reason, instead of crashing or spinning.
 final class ConfigRobustnessTests: XCTestCase {
-  func message(_ body: () throws -> Void, file: StaticString = #filePath, line: UInt = #line) -> String {
-    do {
-      try body()
-      XCTFail("expected an error", file: file, line: line)
-      return ""
-    } catch let error as ModelError {
-      return error.description
-    } catch {
-      XCTFail("expected a ModelError, got \(error)", file: file, line: line)
-      return ""
-    }
-  }
-
   func assertRefused(_ yaml: String, contains parts: [String], file: StaticString = #filePath, line: UInt = #line) {
     let rules = message({ _ = try RuleSet(yaml: yaml, source: "deep.yaml") }, file: file, line: line)
     let prep = message({ _ = try Preprocessing(yaml: yaml, source: "deep.yaml") }, file: file, line: line)
