@@ -87,7 +87,11 @@ struct Explain: ParsableCommand {
       let colormap = try cmap.map(Colormap.named)
       let preprocessing = try Preprocessing.load(nameOrPath: preprocess)
       let model = try loadModel(model)
-      let labels = try self.labels.map(readLabels) ?? model.labels
+      var labels = try self.labels.map(readLabels) ?? model.labels
+      let stems = inputs.map { (($0 as NSString).lastPathComponent as NSString).deletingPathExtension }
+      if output == nil, let clash = stems.first(where: { s in stems.filter { $0 == s }.count > 1 }) {
+        throw ModelError("two inputs are named '\(clash)': their maps would overwrite each other in the output folder; rename one or run them separately")
+      }
       let explainer = Explainer(model: model, rules: rules, preprocessing: preprocessing,
                                 options: ContrastOptions(dual: dual, normalize: normalize))
       let directory = output == nil ? (outputDir ?? "explanations") : nil
@@ -99,8 +103,10 @@ struct Explain: ParsableCommand {
         if inputs.count > 1 && !json { FileHandle.standardError.write(Data("[\(i + 1)/\(inputs.count)] \(path)\n".utf8)) }
         let (input, picture) = try loadInput(path, shape: shape, preprocessing: preprocessing)
         let result = try explainer.explain(input, methods: methods, targets: selection)
-        if let labels, labels.count != result.logits.count {
-          throw ModelError(file: self.labels ?? model.path, "has \(labels.count) class names; the model has \(result.logits.count) classes")
+        if let names = labels, names.count != result.logits.count {
+          if let file = self.labels { throw ModelError(file: file, "has \(names.count) class names; the model has \(result.logits.count) classes") }
+          printNotes(["the model's metadata names \(names.count) classes, its output has \(result.logits.count): class names left out"])
+          labels = nil
         }
         func name(_ c: Int) -> String? { labels.map { $0[c] } }
         var report = InputReport(input: path, top: result.top(min(5, result.logits.count)).map {

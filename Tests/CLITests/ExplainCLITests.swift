@@ -106,6 +106,7 @@ final class ExplainCLITests: XCTestCase {
       (["explain", model, npy, "--method", "lrp,clrp1", "--output", "x.npy"], "--output writes one map"),
       (["explain", model, npy, "--class", "1", "--top", "2"], "give one kind of target"),
       (["explain", model, npy, "--cmap", "rainbow"], "rainbow"),
+      (["explain", model, npy, fixture("reference/vgg16_small.input.npy")], "two inputs are named 'vgg16_small.input'"),
       (["explain", model, npy, "--method", "lrp", "--class", "1", "--output", "/no/such/dir/x.npy"], "/no/such/dir/x.npy"),
     ]
     for (arguments, part) in cases {
