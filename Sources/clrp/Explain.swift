@@ -6,39 +6,40 @@ struct Explain: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Explain decisions: which pixels made the network say this class rather than the others.",
     discussion: """
-      Reads images (PNG or JPEG, preprocessed with --preprocess) or .npy tensors already in the
-      model's input layout, runs the model once per rule set, and explains each target with each
-      method. Writes per map a .npy (float32 relevance, the input's shape without the batch
-      axis) and a .png heatmap, and per input a grid picture (rows: methods, columns: targets),
-      to --output-dir (default ./explanations), or one map to --output.
+      Reads images (PNG or JPEG, preprocessed with --preprocess) or .npy tensors already in \
+      the model's input layout, runs the model once per rule set, and explains each target \
+      with each method. Writes per map a .npy (float32 relevance, the input's shape without \
+      the batch axis) and a .png heatmap, and per input a grid picture (rows: methods, \
+      columns: targets), to --output-dir (default ./explanations), or one map to --output.
 
       Methods (Gu, Yang, Tresp 2018 and baselines; Docs/METHODS.md has the formulas):
         lrp              relevance of the target's logit, signed (rules: paper)
-        clrp1            max(0, R - R*), dual: the logit shared out over every other class
-        clrp2            max(0, R - R*), dual: the target with its last-layer weights negated
+        clrp1            max(0, R - R*), dual: the logit shared by all other classes
+        clrp2            max(0, R - R*), dual: the target, last-layer weights negated
         sglrp            relevance of the softmax gradient of the target, signed
         gradient         d logit / d input (rules: gradient)
         gradient-input   input x gradient (rules: gradient)
         guided-backprop  guided backpropagation (rules: guided-backprop)
         deconvnet        deconvnet (rules: deconvnet)
-      --rules replaces the default rules of every method given; gradient methods check that
+      --rules replaces the default rules of every method given; gradient methods check that \
       the rules are theirs.
 
-      Targets: --class K (repeatable), --top K (default 2), --random-classes N --from-top M
-      --seed S (one map for N classes drawn from the top M, their start relevance summed), or
-      neurons inside the network: --neuron NODE:INDEX (a dense unit, or a conv channel whose
-      summed activation is the score), --neuron NODE:C,Y,X (one position), --neurons
-      NODE:I,J,K or NODE:top:N. NODE is a node or value name as `clrp inspect` prints it; lrp,
-      clrp2 and the gradient methods explain neurons.
+      Targets: --class K (repeatable), --top K (default 2), --random-classes N --from-top M \
+      --seed S (one map for N classes drawn from the top M, their start relevance summed), \
+      or neurons inside the network: --neuron NODE:INDEX (a dense unit, or a conv channel \
+      whose summed activation is the score), --neuron NODE:C,Y,X (one position), --neurons \
+      NODE:I,J,K or NODE:top:N. NODE is a node or value name as `clrp inspect` prints it; \
+      lrp, clrp2 and the gradient methods explain neurons. Class names come from --labels or \
+      from the model's metadata.
 
-      Heatmaps sum the relevance over channels. Signed maps use a diverging colormap (bwr)
-      centred on 0 and scaled by max|R| (so +max|R| is full red, -max|R| full blue); CLRP maps
-      are non-negative and use a sequential one (hot) scaled by max R. --cmap picks another
-      (bwr, seismic, coolwarm, hot, inferno, gray); --overlay blends the heatmap (60 %) with
+      Heatmaps sum the relevance over channels. Signed maps use a diverging colormap (bwr) \
+      centred on 0 and scaled by max|R| (+max|R| is full red, -max|R| full blue); CLRP maps \
+      are non-negative and use a sequential one (hot) scaled by max R. --cmap picks another \
+      (bwr, seismic, coolwarm, hot, inferno, gray); --overlay blends the heatmap (60 %) with \
       the grayscale input.
 
       Examples:
-        clrp explain Tests/Fixtures/models/vgg16_small.onnx Tests/Fixtures/images/cat.png --top 2
+        clrp explain Tests/Fixtures/models/shapes-vgg.onnx Tests/Fixtures/shapes/example.png
         clrp explain model.onnx photo.jpg --method clrp2 --class 340 --class 386 --labels labels.txt
         clrp explain model.onnx x.npy --method lrp --class 3 --output lrp.npy
         clrp explain model.onnx photo.jpg --method lrp,clrp2 --neurons /features/features.28/Relu:top:4
