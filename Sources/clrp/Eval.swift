@@ -6,10 +6,10 @@ struct Eval: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Measure explanations: the pointing game and the ablation study (Gu et al. 2018, Fig. 4 and Table 1).",
     discussion: """
-      A dataset is a folder of images with clrp's annotations.json (see Docs/EVALUATION.md),
-      or the ImageNet layout: --data IMAGES --annotations VOC_XML_FOLDER --synsets FILE.
-      Records are appended to OUTPUT/<kind>.jsonl as images complete; rerunning the same
-      command resumes where it stopped. --shard i/n runs every n-th image (from i) so a large
+      A dataset is a folder of images with clrp's annotations.json (see Docs/EVALUATION.md), \
+      or the ImageNet layout: --data IMAGES --annotations VOC_XML_FOLDER --synsets FILE. \
+      Records are appended to OUTPUT/<kind>.jsonl as images complete; rerunning the same \
+      command resumes where it stopped. --shard i/n runs every n-th image (from i) so a large \
       run splits over machines; `clrp eval merge` joins the shards.
 
       Examples:
@@ -142,11 +142,11 @@ struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "The pointing game: does the map's top energy fall inside the class's boxes?",
       discussion: """
-        For every image and every annotated class, each method's map for that class (summed over
-        channels, positive part) keeps the smallest set of highest pixels holding k of its
-        positive energy (pixels tied with the last one kept are kept too); a hit when every kept
-        pixel lies inside a box of that class. Also the classic game: the maximum point within
-        --tolerance pixels of a box. `center` and `random` maps are baselines. Boxes are mapped
+        For every image and every annotated class, each method's map for that class (summed over \
+        channels, positive part) keeps the smallest set of highest pixels holding k of its \
+        positive energy (pixels tied with the last one kept are kept too); a hit when every kept \
+        pixel lies inside a box of that class. Also the classic game: the maximum point within \
+        --tolerance pixels of a box. `center` and `random` maps are baselines. Boxes are mapped \
         through the preprocessing's resize and crop into input pixels.
         """)
     @OptionGroup var common: Common
@@ -174,11 +174,11 @@ struct Eval: ParsableCommand {
       commandName: "ablation",
       abstract: "The ablation study: how much does the class score drop when the most relevant spot is replaced?",
       discussion: """
-        For every image and annotated class: each method's map for the class, its maximum point
-        (summed over channels), a --patch × --patch square there replaced by the dataset's mean
-        input at the same positions, and the drop of the class logit. `random` puts the patch at
-        a random position (seeded per image and class). The default patch, 9 pixels, is 1/7 of a
-        64-pixel input, as the paper's 32-pixel patch is of 224 pixels. The mean input is
+        For every image and annotated class: each method's map for the class, its maximum point \
+        (summed over channels), a --patch × --patch square there replaced by the dataset's mean \
+        input at the same positions, and the drop of the class logit. `random` puts the patch at \
+        a random position (seeded per image and class). The default patch, 9 pixels, is 1/7 of a \
+        64-pixel input, as the paper's 32-pixel patch is of 224 pixels. The mean input is \
         computed once and kept in OUTPUT/mean_input.npy.
         """)
     @OptionGroup var common: Common
@@ -213,8 +213,8 @@ struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Join the records of shards (or interrupted runs) into one result.",
       discussion: """
-        Each RUN is an --output folder of `clrp eval pointing` or `ablation`. Their settings must
-        agree (model, dataset, methods, energies, patch, ...; only the shard may differ); an
+        Each RUN is an --output folder of `clrp eval pointing` or `ablation`. Their settings must \
+        agree (model, dataset, methods, energies, patch, ...; only the shard may differ); an \
         image evaluated by two runs must have the same record in both.
 
         Example:
@@ -258,13 +258,13 @@ struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Which image parts drive a unit rather than its neighbours (the paper's Fig. 5).",
       discussion: """
-        For the top units of NODE (dense units by value, conv channels by summed activation), the
-        lrp and clrp2 maps of each unit; then for each map the --patch square at its maximum is
-        replaced by the mean input (default zeros: the preprocessing's mean colour, or
-        --mean-input FILE.npy, e.g. the mean_input.npy of `clrp eval ablation`) and the score
-        change of every studied unit is measured. Writes OUTPUT/<stem>.neurons.csv
-        (method, ablated_unit, unit, score_before, change) and OUTPUT/<stem>.neurons.png: one row
-        per method, one column per unit, and last the matrix of changes (row: ablated map's
+        For the top units of NODE (dense units by value, conv channels by summed activation), the \
+        lrp and clrp2 maps of each unit; then for each map the --patch square at its maximum is \
+        replaced by the mean input (default zeros: the preprocessing's mean colour, or \
+        --mean-input FILE.npy, e.g. the mean_input.npy of `clrp eval ablation`) and the score \
+        change of every studied unit is measured. Writes OUTPUT/<stem>.neurons.csv \
+        (method, ablated_unit, unit, score_before, change) and OUTPUT/<stem>.neurons.png: one row \
+        per method, one column per unit, and last the matrix of changes (row: ablated map's \
         unit, column: unit measured; red: the unit lost, blue: it gained).
 
         Example:
