@@ -21,7 +21,8 @@ import XCTest
 /// the mask whole. Central differences of the class-0 logit along the direction where the two
 /// gradient maps differ jump between 1.51 and 1.70 for h = 1e-2 to 1e-6, between the two maps'
 /// 1.90 and 1.32: the gradient is not defined to float32 precision there. Gradient maps on that
-/// input are held to cosine ≥ 0.9999 and max|Δ| ≤ 5e-2 · max|R|.
+/// input are held to cosine ≥ 0.9999 and max|Δ| ≤ 5e-2 · max|R|. `Graphs/near_kinks.py` prints
+/// these figures.
 final class MethodReferenceTests: XCTestCase {
   struct Manifest: Decodable {
     var files: [Entry]
