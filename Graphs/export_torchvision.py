@@ -266,11 +266,15 @@ def calibrate(model: nn.Module, input_shape, seed: int, bias_frac: float = 0.1) 
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     last_linear = linears[-1]
 
-    def bias_shape(out):
+    def bias_shape(layer, out):
+        # Conv: channels on axis 1; Linear: features on the last axis (ConvNeXt applies its
+        # Linear layers to [N, H, W, C] tensors).
+        if isinstance(layer, nn.Linear):
+            return (1,) * (out.dim() - 1) + (-1,)
         return (1, -1) + (1,) * (out.dim() - 2)
 
     def weight_hook(layer, args, out):
-        b_old = layer.bias.view(bias_shape(out)) if layer.bias is not None else 0.0
+        b_old = layer.bias.view(bias_shape(layer, out)) if layer.bias is not None else 0.0
         z = out - b_old                                   # W * x without bias
         if layer is last_linear:
             mu = z.mean(dim=0, keepdim=True)              # per-class mean logit
@@ -282,7 +286,7 @@ def calibrate(model: nn.Module, input_shape, seed: int, bias_frac: float = 0.1) 
             layer.weight.div_(s)
             if layer.bias is not None:
                 layer.bias.copy_(bias_frac * torch.randn(layer.bias.shape[0], generator=gen))
-        b_new = layer.bias.view(bias_shape(out)) if layer.bias is not None else 0.0
+        b_new = layer.bias.view(bias_shape(layer, out)) if layer.bias is not None else 0.0
         return z / s + b_new
 
     def bn_pre_hook(bn: nn.BatchNorm2d, args):
