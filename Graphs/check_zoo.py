@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""Run clrp on every full-size zoo export of Graphs/export_zoo.py and print what works.
+
+For each Graphs/build/zoo/<model>_<exporter>.onnx (see its manifest.json):
+  * `clrp classify` on the seeded input, compared with onnxruntime's logits:
+    PASS when max|clrp - onnxruntime| <= 1e-4 * max|logit|;
+  * `clrp verify --rules <preset> --preprocess imagenet` on the same input: conserved or not, and
+    the leak 1 - (input relevance / score);
+  * `clrp inspect` (must succeed; its parameter and MAC totals are printed);
+then a table: model, exporter, op types, classify status, max diff, verify status, leak. A model
+with an operator clrp does not have shows the importer's refusal (expected until the ops land).
+The op-type histogram of every export follows the table.
+
+The preset per model: Rules/<family>.yaml when it exists (e.g. Rules/resnet.yaml, issue 9's
+family presets), else `paper`; `--rules NAME` uses NAME for all.
+
+Usage: python3 Graphs/check_zoo.py [CLRP_BINARY] [--rules NAME] [--only resnet50 ...]
+(default binary .build/release/clrp; build it with `swift build -c release`). Exit status 1 when
+any classify fails or differs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+ZOO = ROOT / "Graphs" / "build" / "zoo"
+FAMILY = {
+    "resnet50": "resnet", "densenet121": "densenet", "mobilenet_v3_large": "mobilenet",
+    "efficientnet_b0": "efficientnet", "squeezenet1_1": "squeezenet", "inception_v3": "inception",
+    "regnet_y_400mf": "regnet", "convnext_tiny": "convnext",
+}
+
+
+def first_line(text: str, limit: int = 160) -> str:
+    line = next((l for l in text.strip().splitlines() if l.strip()), "")
+    line = line.replace(str(ROOT) + "/", "")
+    if "is not supported; supported:" in line:
+        line = line[:line.index("; supported:")]
+    return line[:limit]
+
+
+def preset_for(model: str, override: str | None) -> str:
+    if override:
+        return override
+    family = FAMILY.get(model, model)
+    return family if (ROOT / "Rules" / f"{family}.yaml").exists() else "paper"
+
+
+def check(clrp: Path, key: str, entry: dict, rules: str | None) -> dict:
+    model = ZOO / entry["file"]
+    inp = ZOO / entry["input_file"]
+    expected = np.load(ZOO / entry["logits_file"])
+    row = dict(model=entry["model"], exporter=entry["exporter"], ops=len(entry["ops"]),
+               preset=preset_for(entry["model"], rules))
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "logits.npy"
+        run = subprocess.run([str(clrp), "classify", str(model), str(inp), "--output", str(out), "--top", "1"],
+                             capture_output=True, text=True)
+        if run.returncode != 0:
+            row.update(classify="refused", diff=None, why=first_line(run.stderr))
+        else:
+            ours = np.load(out).reshape(expected.shape)
+            diff = float(np.abs(ours - expected).max())
+            scale = float(np.abs(expected).max())
+            row.update(classify="PASS" if diff <= 1e-4 * scale else "FAIL", diff=diff / scale)
+    run = subprocess.run([str(clrp), "verify", str(model), "--rules", row["preset"], "--preprocess", "imagenet",
+                          "--input", str(inp), "--json"], capture_output=True, text=True)
+    try:
+        report = json.loads(run.stdout)
+        row.update(verify="conserved" if report["conserved"] else "LEAKS", leak=1 - report["input_ratio"],
+                   failures=report.get("failures"))
+    except (json.JSONDecodeError, KeyError):
+        row.update(verify="refused", leak=None, verify_why=first_line(run.stderr or run.stdout))
+    run = subprocess.run([str(clrp), "inspect", str(model), "--json"], capture_output=True, text=True)
+    if run.returncode == 0:
+        report = json.loads(run.stdout)
+        row.update(inspect="ok", params=report.get("total_params"), macs=report.get("total_macs"))
+    else:
+        row.update(inspect="refused", inspect_why=first_line(run.stderr))
+    return row
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("clrp", nargs="?", default=str(ROOT / ".build" / "release" / "clrp"))
+    parser.add_argument("--rules", default=None, help="one preset for every model")
+    parser.add_argument("--only", nargs="*", default=None)
+    args = parser.parse_args()
+    manifest = json.loads((ZOO / "manifest.json").read_text())
+    rows, histograms = [], {}
+    for key, entry in sorted(manifest.items()):
+        if args.only and entry["model"] not in args.only:
+            continue
+        if "error" in entry:
+            rows.append(dict(model=entry["model"], exporter=entry["exporter"], ops=0, classify="no export",
+                             diff=None, verify="-", leak=None, why=entry["error"][:120]))
+            continue
+        histograms[key] = entry["ops"]
+        rows.append(check(Path(args.clrp), key, entry, args.rules))
+        print(f"checked {key}", file=sys.stderr, flush=True)
+
+    print("| model | exporter | op types | classify | max diff / max logit | preset | verify | leak | inspect |")
+    print("|---|---|---:|---|---:|---|---|---:|---|")
+    for r in rows:
+        diff = f"{r['diff']:.1e}" if r.get("diff") is not None else "-"
+        leak = f"{r['leak']:.1e}" if r.get("leak") is not None else "-"
+        inspect = r.get("inspect", "-")
+        if r.get("params"):
+            inspect += f" ({r['params'] / 1e6:.1f} M params, {r['macs'] / 1e9:.2f} GMAC)"
+        print(f"| {r['model']} | {r['exporter']} | {r['ops']} | {r['classify']} | {diff} | {r.get('preset', '-')} "
+              f"| {r['verify']} | {leak} | {inspect} |")
+    reasons = {f"{r['model']}_{r['exporter']}": r.get("why") or r.get("verify_why") for r in rows
+               if r.get("why") or r.get("verify_why")}
+    if reasons:
+        print("\nrefusals:")
+        for key, why in reasons.items():
+            print(f"  {key}: {why}")
+    ops = sorted({op for h in histograms.values() for op in h})
+    print("\nop-type histogram (nodes per op type):\n")
+    print("| op | " + " | ".join(k.replace("_legacy", " L").replace("_dynamo", " D") for k in histograms) + " |")
+    print("|---|" + "---:|" * len(histograms))
+    for op in ops:
+        print(f"| {op} | " + " | ".join(str(h.get(op, "")) for h in histograms.values()) + " |")
+    bad = [r for r in rows if r["classify"] in ("FAIL",)]
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
