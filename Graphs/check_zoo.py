@@ -11,8 +11,9 @@ then a table: model, exporter, op types, classify status, max diff, verify statu
 with an operator clrp does not have shows the importer's refusal (expected until the ops land).
 The op-type histogram of every export follows the table.
 
-The preset per model: Rules/<family>.yaml when it exists (e.g. Rules/resnet.yaml, issue 9's
-family presets), else `paper`; `--rules NAME` uses NAME for all.
+The preset per model: the first of its family presets (FAMILY below, e.g. Rules/efficientnet.yaml,
+then Rules/mobilenet.yaml; issue 9's family presets) that exists, else `paper`; `--rules NAME` uses
+NAME for all.
 
 Usage: python3 Graphs/check_zoo.py [CLRP_BINARY] [--rules NAME] [--only resnet50 ...]
 (default binary .build/release/clrp; build it with `swift build -c release`). Exit status 1 when
@@ -31,10 +32,12 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 ZOO = ROOT / "Graphs" / "build" / "zoo"
+# Preset files tried in order per model (the first that exists in Rules/ is used, else `paper`).
 FAMILY = {
-    "resnet50": "resnet", "densenet121": "densenet", "mobilenet_v3_large": "mobilenet",
-    "efficientnet_b0": "efficientnet", "squeezenet1_1": "squeezenet", "inception_v3": "inception",
-    "regnet_y_400mf": "regnet", "convnext_tiny": "convnext",
+    "resnet50": ["resnet"], "densenet121": ["densenet", "resnet"],
+    "mobilenet_v3_large": ["mobilenet"], "efficientnet_b0": ["efficientnet", "mobilenet"],
+    "squeezenet1_1": ["squeezenet"], "inception_v3": ["inception", "googlenet"],
+    "regnet_y_400mf": ["regnet", "resnet"], "convnext_tiny": ["convnext"],
 }
 
 
@@ -49,8 +52,7 @@ def first_line(text: str, limit: int = 160) -> str:
 def preset_for(model: str, override: str | None) -> str:
     if override:
         return override
-    family = FAMILY.get(model, model)
-    return family if (ROOT / "Rules" / f"{family}.yaml").exists() else "paper"
+    return next((f for f in FAMILY.get(model, [model]) if (ROOT / "Rules" / f"{f}.yaml").exists()), "paper")
 
 
 def check(clrp: Path, key: str, entry: dict, rules: str | None) -> dict:
