@@ -76,3 +76,29 @@ for model in "${models[@]}"; do
     "$(kernels "$normal_clrp" "$model")" "$(kernels "$dist_clrp" "$model")" "$normal" "$dist" \
     "$(awk -v d="$dist" -v n="$normal" 'BEGIN { print d / n }')"
 done
+
+# Wall time on a shared machine moves with the other processes' load; the CPU time of one
+# BLAS thread moves much less. cpu_seconds CLRP MODEL: user + sys seconds of a whole
+# `clrp bench --forward` (model load included), OPENBLAS_NUM_THREADS=1.
+cpu_seconds() {
+  local TIMEFORMAT='%3U %3S' times
+  times=$( { time OPENBLAS_NUM_THREADS=1 "$1" bench "$2" --forward --runs "$bench_runs" --no-reference --json > /dev/null; } 2>&1 )
+  echo "$times" | awk '{ print $1 + $2 }'
+}
+echo
+echo "CPU seconds (user + sys) of clrp bench --forward --runs $bench_runs, one BLAS thread, median of $rounds alternating runs:"
+echo "| model | normal build | dist/clrp | dist / normal |"
+echo "| --- | --- | --- | --- |"
+for model in "${models[@]}"; do
+  dist_seconds=() normal_seconds=()
+  for _ in $(seq "$rounds"); do
+    normal_seconds+=("$(cpu_seconds "$normal_clrp" "$model")")
+    dist_seconds+=("$(cpu_seconds "$dist_clrp" "$model")")
+  done
+  normal=$(printf '%s\n' "${normal_seconds[@]}" | median)
+  dist=$(printf '%s\n' "${dist_seconds[@]}" | median)
+  printf '| %s | %.2f s | %.2f s | %.3f |\n' "$(basename "$model")" "$normal" "$dist" \
+    "$(awk -v d="$dist" -v n="$normal" 'BEGIN { print d / n }')"
+done
+echo
+uptime
