@@ -53,7 +53,8 @@ public struct RuleSet: Equatable, Sendable {
   /// containing `/` or ending in `.yaml`/`.yml`).
   ///
   /// Presets are looked up as `<name>.yaml` in `$CLRP_RULES_DIR`, then `./Rules`, then the
-  /// package's `Rules` folder, then in the copies built into the binary (`Presets.yaml`).
+  /// package's `Rules` folder (not in the portable build), then in the copies built into the
+  /// binary (`Presets.yaml`).
   public static func load(nameOrPath: String) throws -> RuleSet {
     if isPath(nameOrPath) {
       // `paper.yaml` with no such file here names the preset, as the docs write it.
@@ -88,11 +89,16 @@ public struct RuleSet: Equatable, Sendable {
 
   /// Existing preset folders, in lookup order: `$CLRP_RULES_DIR`, `Rules` in the current
   /// directory, the package's `Rules` (found from this source file's path at build time).
+  /// The portable build (`make dist` compiles with `-D CLRP_PORTABLE`) skips the package's
+  /// folder: a binary shipped elsewhere must not read the build machine's source tree, but the
+  /// presets built into it.
   public static func presetDirectories() -> [String] {
     var candidates: [String] = []
     if let env = ProcessInfo.processInfo.environment["CLRP_RULES_DIR"], !env.isEmpty { candidates.append(env) }
     candidates.append("Rules")
+    #if !CLRP_PORTABLE
     candidates.append(packageRulesDirectory)
+    #endif
     var seen: Set<String> = []
     return candidates.filter {
       var isDir: ObjCBool = false
