@@ -9,7 +9,7 @@ MODEL ?= Tests/Fixtures/models/shapes-vgg.onnx
 IMAGE ?= Tests/Fixtures/shapes/example.png
 INPUT ?= Tests/Fixtures/reference/vgg16_small.input.npy
 
-.PHONY: deps test-deps build release test explain classify results clean
+.PHONY: deps test-deps build release test explain classify results clean dist wheel python-venv python-test
 
 deps:
 	@if pkg-config --exists openblas libprotobuf-c libpng libjpeg 2>/dev/null; then :; else \
@@ -33,6 +33,34 @@ release: deps
 
 test: deps test-deps
 	swift test $(SWIFT_FLAGS)
+	$(MAKE) python-test
+
+# PLACEHOLDER until the `dist` branch is merged, which replaces this target with the portable
+# static build: here dist/clrp is only a copy of the release binary.
+dist: release
+	mkdir -p dist
+	cp .build/release/clrp dist/clrp
+
+# The Python package's wheel, carrying dist/clrp: dist/clrp-<version>-py3-none-linux_x86_64.whl.
+wheel: dist
+	python3 python/build_wheel.py --binary dist/clrp --output dist
+
+# The virtual environment of the Python tests: numpy and pytest only (venv needs python3-venv on Debian).
+VENV := .build/venv
+python-venv:
+	@if python3 -c 'import ensurepip, venv' 2>/dev/null; then :; else \
+	  echo "installing python3-venv"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq python3-venv; \
+	fi
+	@if [ -x $(VENV)/bin/pytest ]; then :; else \
+	  python3 -m venv $(VENV) && $(VENV)/bin/pip install -q numpy pytest; \
+	fi
+
+# The package against the binary it carries (python/tests; the torch test is skipped there).
+python-test: wheel python-venv
+	CLRP_BINARY=$(abspath dist/clrp) CLRP_WHEEL=$(wildcard $(abspath dist)/clrp-*-py3-none-linux_x86_64.whl) \
+	  $(VENV)/bin/python -m pytest -q python/tests
 
 # The main job: explain the bundled model's top two classes on the bundled image.
 explain: release
