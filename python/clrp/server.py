@@ -15,6 +15,10 @@ from .protocol import encode_message, read_message
 log = logging.getLogger("clrp")
 
 
+class _Died(ClrpError):
+    """The server process ended before answering."""
+
+
 class ServerProcess:
     """A ``clrp serve`` child process, started on first use and restarted after it died.
 
@@ -58,20 +62,35 @@ class ServerProcess:
             With clrp's message when the response says ``"ok": false``, or when
             the process cannot be started, dies or does not answer in time.
         """
+        message = encode_message(header, arrays)
         with self._lock:
-            if self._process is None or self._process.poll() is not None:
+            fresh = self._process is None or self._process.poll() is not None
+            if fresh:
                 self._start()
-            message = encode_message(header, arrays)
-            deadline = None if self.timeout is None else time.monotonic() + self.timeout
             try:
-                self._process.stdin.write(message)
-                self._process.stdin.flush()
-            except (BrokenPipeError, OSError):
-                raise self._died() from None
-            response, arrays = read_message(lambda n: self._read_exactly(n, deadline), lambda: self._read_line(deadline))
+                response, arrays = self._exchange(message)
+            except _Died:
+                if fresh:
+                    raise
+                # The process died since the last call (killed, crashed): start one and ask again.
+                self._start()
+                response, arrays = self._exchange(message)
         if not response.get("ok"):
             raise ClrpError(response.get("error", "clrp serve failed without a message"))
         return response, arrays
+
+    def _exchange(self, message):
+        """Write one request, read its response; `_Died` if the process ends first."""
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        try:
+            self._process.stdin.write(message)
+            self._process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise self._died() from None
+        response = read_message(lambda n: self._read_exactly(n, deadline), lambda: self._read_line(deadline))
+        # Errors of answered requests are in their responses; keep later messages apart.
+        self._stderr.clear()
+        return response
 
     def close(self):
         """End the process: close its input (it exits between requests), then wait for it."""
@@ -127,10 +146,10 @@ class ServerProcess:
         if self._stderr_thread is not None:
             self._stderr_thread.join(timeout=5)
         errors = [line[len("error: "):] for line in self._stderr if line.startswith("error: ")]
-        if errors:
-            return ClrpError(errors[-1])
+        if errors and status == 1:  # clrp's own failure (e.g. the model cannot be read)
+            return _Died(errors[-1])
         tail = "; ".join(list(self._stderr)[-5:])
-        return ClrpError(f"clrp serve exited with status {status}" + (f": {tail}" if tail else "")
+        return _Died(f"clrp serve exited with status {status}" + (f": {tail}" if tail else "")
                          + " (the next call starts a new one)")
 
     def _fill(self, deadline):
