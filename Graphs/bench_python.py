@@ -6,6 +6,7 @@
 
 Prints one JSON object. Every figure is the median over --runs runs (after one warm-up):
 - classify_call_seconds: one `Explainer.classify(array)` call on a running explainer;
+- ping_call_seconds: one `version` request, the protocol's round trip alone;
 - classify_cli_seconds: one `clrp classify MODEL x.npy` process (start-up, model load, forward);
 - explain_package_images_per_second: --count images, clrp2 of the top class, through one
   Explainer (started once, before timing, as a user keeps one; its start-up is reported apart);
@@ -79,6 +80,12 @@ with tempfile.TemporaryDirectory() as work:
         explainer.classify(array)
         calls.append(time.perf_counter() - t)
     result["classify_call_seconds"] = statistics.median(calls)
+    pings = []
+    for _ in range(args.calls):
+        t = time.perf_counter()
+        explainer._server.request({"op": "version"})
+        pings.append(time.perf_counter() - t)
+    result["ping_call_seconds"] = statistics.median(pings)
     processes = []
     for _ in range(args.calls):
         t = time.perf_counter()

@@ -263,6 +263,8 @@ class Explainer:
         if targets is not None:
             single = np.ndim(targets) == 0
             request["classes"] = [int(t) for t in np.atleast_1d(targets)]
+            if not request["classes"]:
+                raise ClrpError("targets is empty: give at least one class")
         elif top is not None:
             request["top"] = int(top)
         elif neuron is not None:
@@ -271,6 +273,8 @@ class Explainer:
             else:
                 single = isinstance(neuron, str)
                 request["neuron"] = [neuron] if single else list(neuron)
+                if not request["neuron"]:
+                    raise ClrpError("neuron is empty: give at least one NODE:INDEX")
         else:
             request["top"], single = 1, True
         if rules is not None:

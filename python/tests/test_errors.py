@@ -80,6 +80,13 @@ def test_the_explainer_keeps_working_after_errors(explainer):
     assert explainer.pid == pid
 
 
+def test_empty_target_lists_are_refused(explainer):
+    with pytest.raises(clrp.ClrpError, match="targets is empty"):
+        explainer.explain(IMAGE, targets=[])
+    with pytest.raises(clrp.ClrpError, match="give one of targets, top and neuron"):
+        explainer.explain(IMAGE, targets=[1], top=2)
+
+
 def test_no_binary_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("CLRP_BINARY", str(tmp_path / "missing-clrp"))
     with pytest.raises(clrp.ClrpError, match="CLRP_BINARY=.*missing-clrp: no such executable file"):

@@ -126,3 +126,12 @@ def test_verify_equals_the_cli(binary, explainer, tmp_path):
         assert (layer.node, layer.rule, layer.status) == (expected["node"], expected["rule"], expected["status"])
         assert layer.relevance_in == expected["relevance_in"] and layer.relevance_out == expected["relevance_out"]
     assert result.input_relevance == cli["input_relevance"]
+
+
+def test_a_neuron_map_equals_the_cli(binary, explainer, tmp_path):
+    node = "/features/features.17/Relu"
+    run_clrp(binary, "explain", MODEL, IMAGE, "--method", "clrp2", "--neuron", f"{node}:5", "--output", tmp_path / "n.npy")
+    got = explainer.explain(IMAGE, method="clrp2", neuron=f"{node}:5")
+    assert got.shape == (3, 64, 64) and got.tobytes() == np.load(tmp_path / "n.npy").tobytes()
+    units, info = explainer.explain(IMAGE, method="lrp", neuron=f"{node}:top:3", return_info=True)
+    assert units.shape == (3, 3, 64, 64) and len(info) == 3 and all(node in m["target"] for m in info)
