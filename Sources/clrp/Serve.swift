@@ -40,6 +40,8 @@ struct Serve: ParsableCommand {
     try reportingErrors {
       try applyMemoryBudget(maxMemory)
       let preprocessing = try Preprocessing.load(nameOrPath: preprocess)
+      // A rule set that cannot be read fails at start, not at the first request.
+      if let rules { _ = try RuleSet.load(nameOrPath: rules) }
       let model = try self.model.map(loadModel)
       let names = try self.labels.map(readLabels) ?? model?.labels
       server = Server(model: model, rules: rules, preprocessName: preprocess, preprocessing: preprocessing, labels: names)

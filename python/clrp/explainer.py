@@ -184,6 +184,15 @@ class Explainer:
             self._temporary = None
 
     @property
+    def timeout(self):
+        """Seconds one call may take (None: no limit); settable."""
+        return self._server.timeout
+
+    @timeout.setter
+    def timeout(self, seconds):
+        self._server.timeout = seconds
+
+    @property
     def pid(self):
         """The process id of the running ``clrp serve``, or None."""
         return self._server.pid

@@ -80,6 +80,26 @@ def test_the_explainer_keeps_working_after_errors(explainer):
     assert explainer.pid == pid
 
 
+def test_bad_rules_or_preprocessing_fail_at_construction(binary, tmp_path):
+    with pytest.raises(clrp.ClrpError, match="no-such-rules"):
+        clrp.Explainer(MODEL, rules="no-such-rules")
+    with pytest.raises(clrp.ClrpError) as raised:
+        clrp.Explainer(MODEL, preprocess="no-such-preprocessing")
+    assert str(raised.value) == cli_error(binary, "explain", MODEL, IMAGE, "--preprocess", "no-such-preprocessing")
+
+
+def test_a_call_that_times_out_stops_the_server_and_the_next_call_starts_one():
+    with clrp.Explainer(MODEL) as explainer:
+        pid = explainer.pid
+        explainer.timeout = 1e-9  # no answer can arrive within a nanosecond
+        with pytest.raises(clrp.ClrpError, match="did not answer within 1e-09 s; it was stopped"):
+            explainer.explain(IMAGE)
+        assert explainer.pid is None
+        explainer.timeout = None
+        assert explainer.explain(IMAGE).shape == (3, 64, 64)
+        assert explainer.pid not in (None, pid)
+
+
 def test_empty_target_lists_are_refused(explainer):
     with pytest.raises(clrp.ClrpError, match="targets is empty"):
         explainer.explain(IMAGE, targets=[])
