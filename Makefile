@@ -9,7 +9,7 @@ MODEL ?= Tests/Fixtures/models/shapes-vgg.onnx
 IMAGE ?= Tests/Fixtures/shapes/example.png
 INPUT ?= Tests/Fixtures/reference/vgg16_small.input.npy
 
-.PHONY: deps test-deps build release test explain classify results clean dist-deps dist dist-check
+.PHONY: deps test-deps build release test explain classify results clean dist-deps dist dist-check wheel python-venv python-test
 
 deps:
 	@if pkg-config --exists openblas libprotobuf-c libpng libjpeg 2>/dev/null; then :; else \
@@ -34,6 +34,27 @@ release: deps
 test: deps test-deps
 	swift test $(SWIFT_FLAGS)
 	$(MAKE) dist-check
+	$(MAKE) python-test
+
+# The Python package's wheel, carrying dist/clrp: dist/clrp-<version>-py3-none-linux_x86_64.whl.
+wheel: dist
+	python3 python/build_wheel.py --binary dist/clrp --output dist
+
+# The virtual environment of the Python tests: numpy and pytest only (venv needs python3-venv on Debian).
+VENV := .build/venv
+python-venv:
+	@if python3 -c 'import ensurepip, venv' 2>/dev/null; then :; else \
+	  echo "installing python3-venv"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq python3-venv; \
+	fi
+	@if [ -x $(VENV)/bin/pytest ]; then :; else \
+	  python3 -m venv $(VENV) && $(VENV)/bin/pip install -q numpy pytest; \
+	fi
+
+# The package against the binary it carries (python/tests; the torch test is skipped there).
+python-test: wheel python-venv
+	CLRP_BINARY=$(abspath dist/clrp) $(VENV)/bin/python -m pytest -q -rs python/tests
 
 # The main job: explain the bundled model's top two classes on the bundled image.
 explain: release

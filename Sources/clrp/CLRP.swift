@@ -2,6 +2,10 @@ import ArgumentParser
 import Foundation
 import Relevance
 
+/// The release, reported by `clrp --version` and `clrp serve`'s `version` operation; the Python
+/// package (python/clrp/__init__.py) carries the same number.
+let clrpVersion = "0.1.0"
+
 @main
 struct CLRP: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -12,7 +16,8 @@ struct CLRP: ParsableCommand {
       classes, written to ./explanations), `clrp inspect MODEL.onnx` to see how clrp reads a
       model and which rule each layer gets, and `clrp verify` to check that relevance adds up.
       """,
-    subcommands: [Explain.self, Eval.self, Classify.self, Inspect.self, Verify.self, Bench.self])
+    version: clrpVersion,
+    subcommands: [Explain.self, Eval.self, Classify.self, Inspect.self, Verify.self, Bench.self, Serve.self])
 
   static func main() {
     useFastBLASKernels()

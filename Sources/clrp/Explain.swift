@@ -118,7 +118,7 @@ struct Explain: ParsableCommand {
         let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
         var heatmaps: [Heatmap] = []
         for map in result.maps {
-          let style = HeatmapStyle(colormap: colormap, scale: colormap != nil ? .auto : (map.method.isContrastive ? .positive : .signed))
+          let style = HeatmapStyle.explaining(map.method, colormap: colormap)
           let heatmap = try Heatmap(map.relevance, layout: layout, style: style, overlay: overlay ? picture : nil)
           heatmaps.append(heatmap)
           var files: (npy: String?, png: String?) = (nil, nil)

@@ -37,14 +37,19 @@ func randomImage(_ shape: [Int], _ preprocessing: Preprocessing?) -> Tensor {
 /// Reads a .npy input tensor and refuses what no model can be run on: an empty array, and
 /// NaN or infinite values (ReLU would silently turn NaN into 0 and give confident logits).
 func readInputTensor(_ path: String) throws -> Tensor {
-  let tensor = try NPY.read(path: path)
+  try checkRunnable(NPY.read(path: path), source: path)
+}
+
+/// Refuses an empty tensor or one with NaN or infinite values; `source` names it in the error.
+@discardableResult
+func checkRunnable(_ tensor: Tensor, source: String) throws -> Tensor {
   guard tensor.count > 0 else {
-    throw ModelError(file: path, "is empty (shape \(tensor.shape)): there is no image to run")
+    throw ModelError(file: source, "is empty (shape \(tensor.shape)): there is no image to run")
   }
   let bad = tensor.data.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
   guard bad == 0 else {
     let nan = tensor.data.reduce(0) { $0 + ($1.isNaN ? 1 : 0) }
-    throw ModelError(file: path, "has \(bad) non-finite value(s) (NaN or infinity): \(nan) NaN, \(bad - nan) infinite, of \(tensor.count) values")
+    throw ModelError(file: source, "has \(bad) non-finite value(s) (NaN or infinity): \(nan) NaN, \(bad - nan) infinite, of \(tensor.count) values")
   }
   return tensor
 }

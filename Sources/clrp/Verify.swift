@@ -35,25 +35,7 @@ struct Verify: ParsableCommand {
 
   func run() throws {
     try reportingErrors {
-      guard tolerance.isFinite, tolerance >= 0 else {
-        throw ModelError("--tolerance must be a finite number >= 0 (the largest relative loss, e.g. 1e-4), not \(tolerance)")
-      }
-      let model = try loadModel(model)
-      let preprocessing = try preprocess.map { try Preprocessing.load(nameOrPath: $0) }
-      let shape = try model.inputShape(batch: 1)
-      // Canonicalization checks the memory a forward pass needs before any input is made.
-      let graph = try model.canonical(inputShape: shape)
-      let image = try input.map { try loadImageTensor($0, shape: shape) } ?? randomImage(shape, preprocessing)
-      printNotes(graph.notes)
-      guard !graph.nodes.isEmpty else {
-        throw ModelError(file: self.model, "the graph has no nodes (its output is its input '\(graph.input)'): there is no decision to explain")
-      }
-      let assignment = try RuleSet.load(nameOrPath: rules).assign(to: graph, preprocessing: preprocessing)
-      printNotes(assignment.notes)
-      let plan = try RelevancePlan(graph: graph, rules: assignment.rules)
-      let (classes, result) = try target.map { ([$0], try plan.explain(image, classes: [$0])) }
-        ?? plan.explainTopClasses(image, count: 1)
-      let report = try makeReport(graph: graph, assignment: assignment, cls: classes[0], result: result)
+      let report = try self.report(for: loadModel(model), input: nil)
       if json {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -66,6 +48,29 @@ struct Verify: ParsableCommand {
       }
       if !report.failures.isEmpty { throw ExitCode(1) }
     }
+  }
+
+  /// Explains the class (default: the top class) of `image` (batch 1; nil: `--input`, else a
+  /// seeded random image) and checks conservation node by node. Notes go to stderr.
+  func report(for model: Model, input image: Tensor?) throws -> VerifyReport {
+    guard tolerance.isFinite, tolerance >= 0 else {
+      throw ModelError("--tolerance must be a finite number >= 0 (the largest relative loss, e.g. 1e-4), not \(tolerance)")
+    }
+    let preprocessing = try preprocess.map { try Preprocessing.load(nameOrPath: $0) }
+    let shape = try model.inputShape(batch: 1)
+    // Canonicalization checks the memory a forward pass needs before any input is made.
+    let graph = try model.canonical(inputShape: shape)
+    let image = try image ?? input.map { try loadImageTensor($0, shape: shape) } ?? randomImage(shape, preprocessing)
+    printNotes(graph.notes)
+    guard !graph.nodes.isEmpty else {
+      throw ModelError(file: self.model, "the graph has no nodes (its output is its input '\(graph.input)'): there is no decision to explain")
+    }
+    let assignment = try RuleSet.load(nameOrPath: rules).assign(to: graph, preprocessing: preprocessing)
+    printNotes(assignment.notes)
+    let plan = try RelevancePlan(graph: graph, rules: assignment.rules)
+    let (classes, result) = try target.map { ([$0], try plan.explain(image, classes: [$0])) }
+      ?? plan.explainTopClasses(image, count: 1)
+    return try makeReport(graph: graph, assignment: assignment, cls: classes[0], result: result)
   }
 
   /// The report of one explanation; every relevance sum must be finite.

@@ -67,15 +67,30 @@ public enum NPY {
   }
 
   public static func encode(_ tensor: Tensor) -> Data {
-    let shapeText = tensor.shape.count == 1 ? "(\(tensor.shape[0]),)" : "(" + tensor.shape.map(String.init).joined(separator: ", ") + ")"
-    var header = "{'descr': '<f4', 'fortran_order': False, 'shape': \(shapeText), }"
+    var data = header(descr: "<f4", shape: tensor.shape)
+    tensor.data.withUnsafeBufferPointer { data.append(Data(buffer: $0)) }
+    return data
+  }
+
+  /// A uint8 array (`|u1`) of `shape` holding `bytes` in C order, e.g. an RGB picture as [H, W, 3].
+  public static func encode(bytes: [UInt8], shape: [Int]) -> Data {
+    precondition(shape.reduce(1, *) == bytes.count, "shape \(shape) does not hold \(bytes.count) bytes")
+    var data = header(descr: "|u1", shape: shape)
+    data.append(contentsOf: bytes)
+    return data
+  }
+
+  /// Magic, version 1.0, header length and the header dict padded so the data starts at a
+  /// multiple of 64 bytes.
+  private static func header(descr: String, shape: [Int]) -> Data {
+    let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+    var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shapeText), }"
     let unpadded = 10 + header.utf8.count + 1
     header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
     var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
     let length = UInt16(header.utf8.count)
     data.append(contentsOf: [UInt8(length & 0xff), UInt8(length >> 8)])
     data.append(contentsOf: Array(header.utf8))
-    tensor.data.withUnsafeBufferPointer { data.append(Data(buffer: $0)) }
     return data
   }
 

@@ -27,6 +27,13 @@ public struct HeatmapStyle: Equatable, Sendable {
     self.overlayAlpha = overlayAlpha
     self.upscale = upscale
   }
+
+  /// How `clrp explain` (and `clrp serve`'s heatmaps) draw a method's maps: with a colormap
+  /// given, its kind decides the scale (`auto`); without, contrastive maps (clipped at 0) use
+  /// `positive` and every other method `signed`.
+  public static func explaining(_ method: ExplanationMethod, colormap: Colormap? = nil) -> HeatmapStyle {
+    HeatmapStyle(colormap: colormap, scale: colormap != nil ? .auto : (method.isContrastive ? .positive : .signed))
+  }
 }
 
 /// A relevance map in colour, with the scale it was drawn at.

@@ -1,8 +1,12 @@
+import Foundation
+
 /// Forward passes over a batch of single images (shape without the batch axis), one logits
 /// vector per image. Images are run as one batch when the model allows it, one by one when
-/// the model fixes its batch size.
+/// the model fixes its batch size. Forward plans are cached per input shape, so a classifier
+/// kept alive (`clrp serve`) compiles once per shape.
 public struct Classifier {
   public let model: Model
+  private let plans = ForwardPlanCache()
 
   public init(model: Model) { self.model = model }
 
@@ -16,7 +20,7 @@ public struct Classifier {
     guard batch == 1 || batch == images.count else {
       throw ModelError(file: model.path, "the model fixes its batch size to \(batch); got \(images.count) images")
     }
-    let plan = try model.forwardPlan(inputShape: [batch] + first.shape)
+    let plan = try plans.plan(model, inputShape: [batch] + first.shape)
     var result: [Tensor] = []
     for start in stride(from: 0, to: images.count, by: batch) {
       let chunk = images[start..<(start + batch)]
@@ -28,5 +32,18 @@ public struct Classifier {
       }
     }
     return (result, plan.graph)
+  }
+}
+
+/// Forward plans by input shape, shared by the copies of one `Classifier`.
+private final class ForwardPlanCache: @unchecked Sendable {
+  private let lock = NSLock()
+  private var plans: [[Int]: ForwardPlan] = [:]
+
+  func plan(_ model: Model, inputShape shape: [Int]) throws -> ForwardPlan {
+    if let plan = lock.withLock({ plans[shape] }) { return plan }
+    let plan = try model.forwardPlan(inputShape: shape)
+    lock.withLock { plans[shape] = plan }
+    return plan
   }
 }
