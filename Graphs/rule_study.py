@@ -41,9 +41,10 @@ A Zennit cross-check (EpsilonPlusFlat with biases zeroed, ResNetCanonizer or
 SequentialMergeBatchNorm) is run against the same configuration of our implementation.
 
 Usage:
-    python3 Graphs/rule_study.py            # 6 inputs at 224, mobilenet_v2 + resnet50 (~30 min on one core)
-    python3 Graphs/rule_study.py --quick    # 2 inputs at 112 (under 5 minutes)
-    python3 Graphs/rule_study.py --models efficientnet_b0 --no-zennit   # SE gates as `signal`, SiLU as `pass`
+    python3 Graphs/rule_study.py            # 4 inputs at 128, mobilenet_v2 + resnet50 + efficientnet_b0
+                                            # (SE gates as `signal`, SiLU as `pass`); ~15 min on one free core
+    python3 Graphs/rule_study.py --quick    # 2 inputs at 96, 8 headline configs (under 5 minutes)
+    python3 Graphs/rule_study.py --models mobilenet_v2 --inputs 6 --size 224 --configs paper,zplus-flat+absprop
     python3 Graphs/rule_study.py --models mobilenet_v2 --inputs 4
 """
 
@@ -288,7 +289,7 @@ class LinearRule:
     """A linear-layer rule by name, with clrp's parameters.
 
     kinds: epsilon (eps, bias), zplus, alphabeta (alpha, beta), zbox, wsquare, flat,
-    gamma (gamma, eps, bias), zplus-flat (eta): the proposed z+ rule with a flat term of
+    gamma (gamma, eps, bias), gamma-gen (Zennit's generalized gamma), zplus-flat (eta): the proposed z+ rule with a flat term of
     weight eta in numerator and denominator, see terms()."""
     kind: str
     eps: float = STAB
@@ -303,6 +304,8 @@ class LinearRule:
             return f"eps{self.eps:g}" + ("" if self.bias else "-nobias")
         if self.kind == "gamma":
             return f"gamma{self.gamma:g}"
+        if self.kind == "gamma-gen":
+            return f"gamma-gen{self.gamma:g}" + ("" if self.bias else "-nobias")
         if self.kind == "alphabeta":
             return f"a{self.alpha:g}b{self.beta:g}"
         if self.kind == "zplus-flat":
@@ -384,7 +387,9 @@ def linear_backward(op: Op, rule: LinearRule, a: torch.Tensor, R: torch.Tensor, 
         high = bounds[1].expand_as(a)
     R_in = torch.zeros((K,) + tuple(a.shape[1:]))
     zero_mask = torch.zeros_like(R[:1], dtype=torch.bool)
-    for lam, terms, bias, eps in denominators(rule, a, W, b, low, high):
+    if rule.kind == "gamma-gen":
+        R_in, zero_mask = generalized_gamma(rule, a, W, b, R, fwd, bwd, bshape)
+    for lam, terms, bias, eps in ([] if rule.kind == "gamma-gen" else denominators(rule, a, W, b, low, high)):
         z = sum(c * fwd(x, w) for x, w, c in terms)
         if bias is not None:
             z = z + bias.view(bshape)
@@ -400,6 +405,29 @@ def linear_backward(op: Op, rule: LinearRule, a: torch.Tensor, R: torch.Tensor, 
     st.absorbed += float(R[0].sum() - R_in[0].sum()) - lost
     st.per_layer.append((op.name, op.role, n0, lost / st.score if st.score else lost))
     return R_in
+
+
+def generalized_gamma(rule: LinearRule, a, W, b, R, fwd, bwd, bshape):
+    """Zennit 0.5.1's `Gamma` (Montavon et al. 2019, generalized to signed inputs after Andeol
+    et al. 2021): a unit whose output z_j = sum_i a_i w_ij + b_j is positive distributes over
+    a+ (w + g w+) + a- (w + g w-), one whose output is negative over a+ (w + g w-) + a- (w + g w+),
+    each normalized by its own sum; units with z_j = 0 pass nothing. The bias (b + g b+ resp.
+    b + g b-) enters the denominator when rule.bias, as in Zennit's default."""
+    g = rule.gamma
+    Wp, Wn = W.clamp_min(0), W.clamp_max(0)
+    ap, an = a.clamp_min(0), a.clamp_max(0)
+    z = fwd(a, W) + b.view(bshape)
+    R_in = 0
+    zero_mask = (z == 0)
+    for mask, (wa, wb), bias in (((z > 0), (W + g * Wp, W + g * Wn), b + g * b.clamp_min(0)),
+                                 ((z < 0), (W + g * Wn, W + g * Wp), b + g * b.clamp_max(0))):
+        d = fwd(ap, wa) + fwd(an, wb)
+        if rule.bias:
+            d = d + bias.view(bshape)
+        zero_mask |= mask & (d == 0)
+        s = R * mask / stab(d, rule.eps)
+        R_in = R_in + ap * bwd(s, wa) + an * bwd(s, wb)
+    return R_in, zero_mask
 
 
 def add_backward(rule: str, a: torch.Tensor, b: torch.Tensor, R: torch.Tensor, st: Stats):
@@ -568,6 +596,7 @@ EPS0 = LinearRule("epsilon", eps=1e-6, bias=True)
 EPS25 = LinearRule("epsilon", eps=0.25, bias=True)
 AB = LinearRule("alphabeta", alpha=2, beta=1)
 GAM = LinearRule("gamma", gamma=0.25, eps=1e-6, bias=True)
+GGEN = LinearRule("gamma-gen", gamma=0.25, eps=1e-6, bias=True)
 FLAT = LinearRule("flat")
 WSQ = LinearRule("wsquare")
 
@@ -589,10 +618,15 @@ def configurations() -> list[Config]:
         Config("eps-plus-flat", FLAT, ZP, ZP, EPS0, "proportional", "Rules/epsilon-plus-flat.yaml, Zennit EpsilonPlusFlat (bias off)"),
         Config("alpha2beta1", AB, AB, AB, AB, "proportional", "Rules/alpha2beta1.yaml"),
         Config("a2b1+absprop", ZB, AB, AB, ZP, "abs-proportional"),
-        Config("gamma-box", ZB, GAM, GAM, EPS0, "proportional", "Zennit EpsilonGammaBox"),
+        Config("gamma-box", ZB, GAM, GAM, EPS0, "proportional", "clrp's gamma in an EpsilonGammaBox layout"),
         Config("gamma+absprop", ZB, GAM, GAM, ZP, "abs-proportional"),
+        Config("zennit-gamma-box", ZB, GGEN, GGEN, EPS0, "proportional", "Zennit EpsilonGammaBox (its generalized gamma)"),
+        Config("zennit-gamma+absprop", ZB, GGEN, GGEN, ZP, "abs-proportional"),
     ]
 
+
+QUICK = ["paper", "paper+absprop", "paper dw=flat", "paper dw=zplus-flat", "zplus-flat+absprop",
+         "epsilon 1e-6", "eps-plus-flat", "zennit-gamma-box"]
 
 COLUMNS = ["cons", "lost0", "bias", "zdw", "zother", "amp", "pos", "cosLRP", "cosDual", "cosC2", "cosC1", "c2mass"]
 
@@ -685,7 +719,21 @@ def zennit_check(name: str, size: int) -> None:
     st = Stats()
     with torch.no_grad():
         Rin, z, (t1, _) = explain(T, cfg, (None, None), st)
-    comp = EpsilonPlusFlat(zero_params=["bias"], canonizers=canon)
+    compare(m, x, EpsilonPlusFlat(zero_params=["bias"], canonizers=canon), "EpsilonPlusFlat", name, Rin, z, t1)
+
+    # EpsilonGammaBox: z^B first, Zennit's generalized gamma on the convs, epsilon on the dense layer.
+    from zennit.composites import EpsilonGammaBox
+    low, high = ((0 - MEAN) / STD).expand_as(x), ((1 - MEAN) / STD).expand_as(x)
+    nobias = LinearRule("gamma-gen", gamma=0.25, eps=1e-6, bias=False)
+    cfg = Config("zennit-gamma-box", ZB, nobias, nobias, LinearRule("epsilon", eps=1e-6, bias=False), add, gap=gap)
+    with torch.no_grad():
+        Rin, z, (t1, _) = explain(T, cfg, (low[:, :, :1, :1], high[:, :, :1, :1]), Stats())
+    comp = EpsilonGammaBox(low=low, high=high, zero_params=["bias"],
+                           canonizers=[ResNetCanonizer()] if name == "resnet50" else [SequentialMergeBatchNorm()])
+    compare(m, x, comp, "EpsilonGammaBox", name, Rin, z, t1)
+
+
+def compare(m, x, comp, label, name, Rin, z, t1) -> None:
     xx = x.clone().requires_grad_(True)
     with comp.context(m) as mod:
         out = mod(xx)
@@ -694,22 +742,24 @@ def zennit_check(name: str, size: int) -> None:
         (g,) = torch.autograd.grad(out, xx, onehot)
     ours = Rin[0:1]
     diff = float((g - ours).abs().max()) / float(ours.abs().max())
-    print(f"  zennit EpsilonPlusFlat vs ours on {name}: max |diff| / max |R| = {diff:.2e}; "
+    print(f"  zennit {label} vs ours on {name}: max |diff| / max |R| = {diff:.2e}; "
           f"sum R/score zennit {float(g.sum()) / float(z[t1]):.4f}, ours {float(ours.sum()) / float(z[t1]):.4f}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="2 inputs at 112x112, mobilenet_v2 and resnet50")
-    ap.add_argument("--models", default="mobilenet_v2,resnet50", help="comma-separated: " + ",".join(MODELS))
+    ap.add_argument("--quick", action="store_true", help="2 inputs at 96x96, the headline configs only")
+    ap.add_argument("--models", default="mobilenet_v2,resnet50,efficientnet_b0", help="comma-separated: " + ",".join(MODELS))
     ap.add_argument("--inputs", type=int, default=None)
     ap.add_argument("--size", type=int, default=None)
     ap.add_argument("--configs", default=None, help="comma-separated config names (default: all)")
     ap.add_argument("--no-zennit", action="store_true")
     args = ap.parse_args()
-    n = args.inputs or (2 if args.quick else 6)
-    size = args.size or (112 if args.quick else 224)
+    n = args.inputs or (2 if args.quick else 4)
+    size = args.size or (96 if args.quick else 128)
     configs = configurations()
+    if args.quick and not args.configs:
+        args.configs = ",".join(QUICK)
     if args.configs:
         wanted = args.configs.split(",")
         configs = [c for c in configs if c.name in wanted]
