@@ -746,6 +746,20 @@ def compare(m, x, comp, label, name, Rin, z, t1) -> None:
           f"sum R/score zennit {float(g.sum()) / float(z[t1]):.4f}, ours {float(ours.sum()) / float(z[t1]):.4f}")
 
 
+def export_for_clrp(name: str, size: int, out_dir: Path) -> None:
+    """The study's calibrated model as float32 ONNX (legacy exporter, opset 13, BatchNorm kept
+    for clrp to fold) and the first study input as .npy, for `clrp verify` on the same net."""
+    m, _ = build(name, size)
+    m = m.float().eval()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    x = inputs(1, size)[0][1].float()
+    path = out_dir / f"{name}_study.onnx"
+    torch.onnx.export(m, x, str(path), input_names=["input"], output_names=["logits"], opset_version=13,
+                      do_constant_folding=False, dynamo=False)
+    np.save(out_dir / f"{name}_study_input.npy", x.numpy())
+    print(f"wrote {path} and {name}_study_input.npy ({size}x{size})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="2 inputs at 96x96, the headline configs only")
@@ -754,7 +768,12 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=None)
     ap.add_argument("--configs", default=None, help="comma-separated config names (default: all)")
     ap.add_argument("--no-zennit", action="store_true")
+    ap.add_argument("--export-onnx", metavar="DIR", help="only write the calibrated models (--models) as ONNX + an input .npy for `clrp verify`")
     args = ap.parse_args()
+    if args.export_onnx:
+        for name in args.models.split(","):
+            export_for_clrp(name, args.size or 128, Path(args.export_onnx))
+        return
     n = args.inputs or (2 if args.quick else 4)
     size = args.size or (96 if args.quick else 128)
     configs = configurations()
