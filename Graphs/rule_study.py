@@ -36,6 +36,8 @@ Measured per configuration and input (means over inputs are printed):
   cosC2     cosine between the top-1 and top-2 CLRP2 maps, max(0, R - R*) (want: low)
   cosC1     the same for CLRP1
   c2mass    sum of the top-1 CLRP2 map / sum of the positive part of the top-1 LRP map
+  cosPaper  cosine between the top-1 LRP heatmap and the `paper` config's (how much of z+'s
+            picture a fix keeps; needs `paper` among the configs)
 
 A Zennit cross-check (EpsilonPlusFlat with biases zeroed, ResNetCanonizer or
 SequentialMergeBatchNorm) is run against the same configuration of our implementation.
@@ -628,7 +630,7 @@ def configurations() -> list[Config]:
 QUICK = ["paper", "paper+absprop", "paper dw=flat", "paper dw=zplus-flat", "zplus-flat+absprop",
          "epsilon 1e-6", "eps-plus-flat", "zennit-gamma-box"]
 
-COLUMNS = ["cons", "lost0", "bias", "zdw", "zother", "amp", "pos", "cosLRP", "cosDual", "cosC2", "cosC1", "c2mass"]
+COLUMNS = ["cons", "lost0", "bias", "zdw", "zother", "amp", "pos", "cosLRP", "cosDual", "cosC2", "cosC1", "c2mass", "cosPaper"]
 
 
 def fmt(v: float) -> str:
@@ -659,6 +661,7 @@ def run_model(name: str, n_inputs: int, size: int, configs: list[Config], per_la
     print(header)
     print("|" + "---|" * (len(COLUMNS) + 1))
     has_dw = any(op.role == "dw" for op in tapes[0][1].ops)
+    paper_maps: dict[int, torch.Tensor] = {}   # the top-1 LRP heatmaps of the paper config, per input
     seen = {}
     for cfg in configs:
         # Without depthwise convs, a config that differs from an earlier one only in its
@@ -670,11 +673,16 @@ def run_model(name: str, n_inputs: int, size: int, configs: list[Config], per_la
         seen[key] = cfg.name
         rows = []
         layer_rows = None
-        for label, T in tapes:
+        for k, (label, T) in enumerate(tapes):
             st = Stats()
             with torch.no_grad():
                 Rin, z, (t1, t2) = explain(T, cfg, bounds, st)
-            rows.append(metrics(Rin, z, t1, t2, st))
+            row = metrics(Rin, z, t1, t2, st)
+            heat = Rin[0].sum(0)
+            if cfg.name == "paper":
+                paper_maps[k] = heat
+            row["cosPaper"] = cosine(heat, paper_maps[k]) if k in paper_maps else float("nan")
+            rows.append(row)
             if layer_rows is None:
                 layer_rows = st.per_layer
         mean = {k: float(np.nanmean([r[k] for r in rows])) for k in COLUMNS}
