@@ -587,10 +587,41 @@ final class PassTests: XCTestCase {
                    ["aff_before_conv", "aff_before_reshape", "aff_shared_conv"])
   }
 
+  /// SiLU (both Mul orders) and GELU's erf decomposition (both Mul orders, Div by √2 or Mul by
+  /// 1/√2) fuse into single activations; a gate Mul(x, Sigmoid(y)) and a pattern whose inner
+  /// values are read elsewhere keep what they need.
+  func testFuseActivationPatterns() throws {
+    var b = GraphBuilder(seed: 31)
+    let x = b.conv(b.input, in: 2, out: 4)
+    let y = b.conv(b.input, in: 2, out: 4)
+    let silu1 = b.add(.elementwise(.mul), [x, b.add(.sigmoid, [x])], name: "silu1")
+    let silu2 = b.add(.elementwise(.mul), [b.add(.sigmoid, [y]), y], name: "silu2")
+    let gate = b.add(.elementwise(.mul), [x, b.add(.sigmoid, [y])], name: "gate")
+    func erfPart(_ v: ValueName, divide: Bool) -> ValueName {
+      let scaled = divide ? b.add(.elementwise(.div), [v, b.floats([Float(2).squareRoot()], shape: [])])
+                          : b.add(.elementwise(.mul), [b.floats([1 / Float(2).squareRoot()], shape: []), v])
+      let erf = b.add(.activation(Activation(Erf())), [scaled])
+      return b.add(.elementwise(.add), [b.floats([1], shape: []), erf])
+    }
+    let gelu1 = b.add(.elementwise(.mul), [b.add(.elementwise(.mul), [x, erfPart(x, divide: true)]), b.floats([0.5], shape: [])], name: "gelu1")
+    let gelu2 = b.add(.elementwise(.mul), [erfPart(y, divide: false), b.add(.elementwise(.mul), [b.floats([0.5], shape: []), y])], name: "gelu2")
+    let c = PassCase(name: "activation patterns", graph: b.graph([1, 2, 5, 5], outputs: [silu1, silu2, gate, gelu1, gelu2]), inputShape: [1, 2, 5, 5])
+    let (_, after) = try checkPass(FuseActivationPatterns(), c)
+    let op = { (name: String) in after.nodes.first { $0.name == name }!.op }
+    XCTAssertEqual(op("silu1"), .silu)
+    XCTAssertEqual(op("silu2"), .silu)
+    XCTAssertEqual(op("gate"), .elementwise(.mul))
+    XCTAssertEqual(op("gelu1"), .activation(Activation(GELU(tanhApproximation: false))))
+    XCTAssertEqual(op("gelu2"), .activation(Activation(GELU(tanhApproximation: false))))
+    // Only the gate's Sigmoid is left of the patterns' inner nodes.
+    XCTAssertEqual(after.nodes.filter { $0.op == .sigmoid }.count, 1)
+    XCTAssertFalse(after.nodes.contains { if case .activation(let a) = $0.op { return a.name == "Erf" } else { return false } })
+  }
+
   func testEveryCanonicalizerPassIsTestedHere() {
     let tested: Set<String> = [RemoveIdentities().name, StripTrailingSoftmax().name, LowerBatchNorm().name,
                                LowerConstantScaleShift().name, LowerDense().name, MergeAffines().name,
-                               FoldAffineIntoLinear().name, LowerReduceMean().name]
+                               FoldAffineIntoLinear().name, LowerReduceMean().name, FuseActivationPatterns().name]
     for pass in Canonicalizer.passes {
       XCTAssertTrue(tested.contains(pass.name), "pass \(pass.name) has no test in PassTests")
     }

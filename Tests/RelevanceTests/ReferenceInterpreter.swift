@@ -174,12 +174,9 @@ struct ReferenceInterpreter {
       return Value(shape: Array(a.shape.dropLast()) + [m], reals: out)
     case .elementwise(let op):
       return try broadcast(operand(0), operand(1), op, fail)
-    case .relu:
-      return map(try operand(0)) { max($0, 0) }
-    case .leakyRelu(let alpha):
-      return map(try operand(0)) { $0 >= 0 ? $0 : Double(alpha) * $0 }
-    case .clip(let low, let high):
-      return map(try operand(0)) { min(max($0, Double(low)), Double(high)) }
+    case .activation(let a):
+      guard let f = referenceActivation(a) else { throw fail("no reference for activation \(a)") }
+      return map(try operand(0), f)
     case .maxPool(let pool), .avgPool(let pool):
       return try pooling(operand(0), pool, isMax: { if case .maxPool = node.op { return true } else { return false } }(), fail)
     case .globalAvgPool:
@@ -586,4 +583,26 @@ func allIndices(_ shape: [Int]) -> [[Int]] {
     }
   }
   return result
+}
+
+/// The activations' formulas in double precision, written from the ONNX operator specification
+/// (independent of `ActivationFunction`'s implementations).
+func referenceActivation(_ a: Activation) -> ((Double) -> Double)? {
+  let p = a.parameters.map(Double.init)
+  let sigmoid = { (x: Double) in 1 / (1 + exp(-x)) }
+  switch a.name {
+  case "Relu": return { max($0, 0) }
+  case "LeakyRelu": return { $0 >= 0 ? $0 : p[0] * $0 }
+  case "Clip": return { min(max($0, p[0]), p[1]) }
+  case "Sigmoid": return sigmoid
+  case "HardSigmoid": return { max(0, min(1, p[0] * $0 + p[1])) }
+  case "HardSwish": return { $0 * max(0, min(1, $0 / 6 + 0.5)) }
+  case "Tanh": return { tanh($0) }
+  case "Erf": return { erf($0) }
+  case "SiLU": return { $0 * sigmoid($0) }
+  case "Gelu":
+    if p[0] != 0 { return { 0.5 * $0 * (1 + tanh((2 / Double.pi).squareRoot() * ($0 + 0.044715 * $0 * $0 * $0))) } }
+    return { 0.5 * $0 * (1 + erf($0 / 2.0.squareRoot())) }
+  default: return nil
+  }
 }

@@ -28,7 +28,7 @@ public struct ForwardPlan: Sendable {
   public static func switchesName(of node: Node) -> ValueName { node.output + "#switches" }
 
   /// Compiles a canonical graph (see `Canonicalizer`); ops left uncanonical are errors.
-  /// A ReLU, LeakyReLU or Clip whose input comes from a conv or dense layer that nothing else
+  /// An activation whose input comes from a conv or dense layer that nothing else
   /// reads runs in place on that layer's output, unless the layer's output is in `keep`.
   /// The max-pool nodes whose indices are in `switches` also produce their arg-max switches,
   /// as a value named `switchesName(of:)` (flat in-plane indices stored as floats).
@@ -49,7 +49,7 @@ public struct ForwardPlan: Sendable {
     var fused: [Int: Node] = [:]  // producer index → activation node applied to its output
     for node in graph.nodes {
       switch node.op {
-      case .relu, .leakyRelu, .clip:
+      case .activation:
         let x = node.inputs[0]
         guard let p = producers[x], consumers[x]?.count == 1, !keep.contains(x), !graph.outputs.contains(x) else { continue }
         switch graph.nodes[p].op {
@@ -130,10 +130,9 @@ public struct ForwardPlan: Sendable {
     case .affine:
       let scale = graph.constant(node, 1)!.floats, shift = graph.constant(node, 2)!.floats
       return { Kernels.channelAffine($0[0], scale: scale, shift: shift) }
-    case .relu: return { Kernels.relu($0[0]) }
-    case .leakyRelu(let alpha): return { Kernels.leakyRelu($0[0], alpha: alpha) }
-    case .clip(let low, let high):
-      return { Kernels.clip($0[0], min: low.isFinite ? low : nil, max: high.isFinite ? high : nil) }
+    case .activation(let a):
+      let function = a.function
+      return { function.forward($0[0]) }
     case .maxPool(let pool): return { Kernels.maxPool2dValues($0[0], window: pool.window) }
     case .avgPool(let pool):
       return { Kernels.avgPool2d($0[0], window: pool.window, countIncludePad: pool.countIncludePad) }

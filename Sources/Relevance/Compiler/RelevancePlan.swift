@@ -18,8 +18,8 @@ public struct RelevancePlan: Sendable {
     /// averaged (padded positions count with count_include_pad): the average-pool gradient.
     /// `inverseDivisors` holds 1 / divisor_j for one image, built at compile time.
     case uniform(Window2D, inverseDivisors: Tensor)
-    /// Relevance times the activation's derivative at its input (ReLU, LeakyReLU, Clip).
-    case activationGradient(Op)
+    /// Relevance times the activation's derivative at its input.
+    case activationGradient(Activation)
     /// ReLU in guided backpropagation: g · [x > 0] · [g > 0].
     case guidedReLU
     /// ReLU in the deconvnet: max(0, g).
@@ -31,8 +31,18 @@ public struct RelevancePlan: Sendable {
     case lrnGradient(LRNParameters)
     /// Two activations added: R_a = a / stab(a + b) · R and likewise for b.
     case residualSplit
+    /// Two activations added: R_a = |a| / (|a| + |b|) · R and likewise for b.
+    case residualAbsSplit
+    /// Two activations added: R/2 each.
+    case residualEqual
     /// Two activations added, gradient: both receive R unchanged.
     case sumGradient
+    /// A signal (input `signal`, of the output's shape) times a gate (the other input):
+    /// `share` · R to the signal, (1 − share) · R to the gate, summed over its broadcast axes.
+    case gate(signal: Int, share: Float)
+    /// Two activations multiplied, gradient: g_a = R · b, g_b = R · a, each summed over the
+    /// axes its operand was broadcast along.
+    case productGradient
 
     /// Whether the step maps relevance linearly onto its inputs (given the forward pass).
     var isLinearInRelevance: Bool {
@@ -94,13 +104,13 @@ public struct RelevancePlan: Sendable {
     var switches: Set<Int> = []
     let nonNegative = graph.nonNegativeValues()
     for (index, node) in graph.nodes.enumerated() {
-      let step = try RelevancePlan.lower(node, rule: rules[index] ?? .pass, graph: graph,
+      let step = try RelevancePlan.lower(node, rule: rules[index] ?? RuleTarget(node, in: graph).defaultRule ?? .pass, graph: graph,
                                          nonNegativeInput: nonNegative.contains(node.inputs[0]),
                                          denseBlockThreshold: denseBlockThreshold)
       switch step {
       case .pass, .reshape, .transpose, .concat, .crop, .uniform: break
-      case .residualSplit: kept.formUnion(node.inputs)
-      case .sumGradient, .deconvReLU: break
+      case .residualSplit, .residualAbsSplit, .productGradient: kept.formUnion(node.inputs)
+      case .sumGradient, .deconvReLU, .residualEqual, .gate: break
       case .winnerTakeAll:
         switches.insert(index)
         kept.insert(ForwardPlan.switchesName(of: node))
@@ -121,6 +131,8 @@ public struct RelevancePlan: Sendable {
     func unsupported() -> ModelError {
       graph.error(node, "rule '\(rule)' cannot serve a \(node.op.name) node")
     }
+    let target = RuleTarget(node, in: graph)
+    guard RuleCatalog.definition(of: rule).serves.contains(target) else { throw unsupported() }
     switch node.op {
     case .conv(let conv):
       guard case .linear(let linear) = rule else { throw unsupported() }
@@ -149,12 +161,12 @@ public struct RelevancePlan: Sendable {
         return .uniform(window, inverseDivisors: inverseDivisors(window, countIncludePad: false, inputShape: shape))
       default: throw unsupported()
       }
-    case .relu, .leakyRelu, .clip:
+    case .activation(let activation):
       switch rule {
       case .pass: return .pass
-      case .gradient: return .activationGradient(node.op)
-      case .guidedBackprop where node.op == .relu: return .guidedReLU
-      case .deconvnet where node.op == .relu: return .deconvReLU
+      case .gradient: return .activationGradient(activation)
+      case .guidedBackprop where activation.servesGuidedRules: return .guidedReLU
+      case .deconvnet where activation.servesGuidedRules: return .deconvReLU
       default: throw unsupported()
       }
     case .lrn(let p):
@@ -195,10 +207,20 @@ public struct RelevancePlan: Sendable {
         case (.div, _): throw graph.error(node, "the gradient of c / x is not supported")
         }
       }
-      guard op == .add, graph.shapes[node.inputs[0]] == graph.shapes[node.inputs[1]] else {
-        throw graph.error(node, "relevance through \(op.onnxName) of two activations is not supported (only residual Add of equal shapes)")
+      switch (target, rule) {
+      case (.sum, _) where graph.shapes[node.inputs[0]] != graph.shapes[node.inputs[1]]:
+        throw graph.error(node, "relevance through an Add of two activations of different shapes \(graph.shapes[node.inputs[0]] ?? []) and \(graph.shapes[node.inputs[1]] ?? []) is not supported")
+      case (.sum, .gradient): return .sumGradient
+      case (.sum, .proportional), (.sum, .pass): return .residualSplit
+      case (.sum, .absProportional): return .residualAbsSplit
+      case (.sum, .equal): return .residualEqual
+      case (.product, .gradient): return .productGradient
+      case (.product, .signal): return .gate(signal: try gateOperands(node, graph: graph).signal, share: 1)
+      case (.product, .equal): return .gate(signal: try gateOperands(node, graph: graph).signal, share: 0.5)
+      case (.sum, _), (.product, _): throw unsupported()
+      default:
+        throw graph.error(node, "relevance through \(op.onnxName) of two activations is not supported (only Add and Mul)")
       }
-      return rule == .gradient ? .sumGradient : .residualSplit
     case .concat(let axis):
       let rank = graph.shapes[node.output]!.count
       return .concat(axis: axis < 0 ? axis + rank : axis)
@@ -219,6 +241,26 @@ public struct RelevancePlan: Sendable {
     case .batchNorm, .gemm, .matMul, .shape, .gather, .slice, .cast, .constantOfShape, .reduceMean:
       throw graph.error(node, "is not canonical; canonicalize the graph first")
     }
+  }
+
+  /// Which input of a Mul of two activations is the gated signal and which the gate: the gate
+  /// is the operand broadcast to the other's shape (squeeze-and-excitation: [1, C, 1, 1] times
+  /// [1, C, H, W]), or, for equal shapes, the one produced by an activation with values in
+  /// [0, 1] (Sigmoid, HardSigmoid). Anything else is ambiguous and refused.
+  static func gateOperands(_ node: Node, graph: Graph) throws -> (signal: Int, gate: Int) {
+    let output = graph.shapes[node.output] ?? []
+    let full = node.inputs.map { graph.shapes[$0] == output }
+    if full[0] != full[1] { return full[0] ? (0, 1) : (1, 0) }
+    guard full[0] else {
+      throw graph.error(node, "both operands of this Mul (\(graph.shapes[node.inputs[0]] ?? []) and \(graph.shapes[node.inputs[1]] ?? [])) are broadcast to \(output); the gate rules need a signal of the output's shape (use rule gradient)")
+    }
+    let producers = graph.producers()
+    let bounded = node.inputs.map { value -> Bool in
+      guard let p = producers[value], case .activation(let a) = graph.nodes[p].op else { return false }
+      return a.isUnitInterval
+    }
+    if bounded[0] != bounded[1] { return bounded[0] ? (1, 0) : (0, 1) }
+    throw graph.error(node, "cannot tell the gate from the signal in this Mul of two activations of shape \(output): \(bounded[0] ? "both operands come" : "neither operand comes") from an activation with values in [0, 1] (Sigmoid, HardSigmoid); give it rule gradient, or restructure the model")
   }
 
   /// 1 / divisor of every window of an average pooling over one image of `inputShape`:
@@ -271,15 +313,15 @@ public struct RelevancePlan: Sendable {
 }
 
 extension Graph {
-  /// Values that cannot be negative: ReLU outputs (and clips at >= 0), and what pooling,
+  /// Values that cannot be negative: outputs of activations with f >= 0 (ReLU, Clip at >= 0,
+  /// Sigmoid, ...), and what pooling,
   /// concatenation, LRN, padding with >= 0 and reshapes make of them.
   func nonNegativeValues() -> Set<ValueName> {
     var result: Set<ValueName> = []
     for node in nodes {
       let inputsNonNegative = node.inputs.allSatisfy { result.contains($0) || (constants[$0].map { $0.floats.allSatisfy { $0 >= 0 } } ?? false) }
       switch node.op {
-      case .relu: result.insert(node.output)
-      case .clip(let low, _) where low >= 0: result.insert(node.output)
+      case .activation(let a) where a.outputIsNonNegative: result.insert(node.output)
       case .maxPool, .avgPool, .globalAvgPool, .lrn, .concat, .transpose, .flatten, .reshape, .squeeze, .unsqueeze, .identity, .dropout, .pad:
         if inputsNonNegative { result.insert(node.output) }
       default: continue

@@ -42,7 +42,8 @@ public struct GemmParameters: Equatable, Sendable {
 ///
 /// The first group is what canonical graphs hold and what the runtime executes; the second
 /// group is what exporters emit and the passes fold away or rewrite into the first group.
-/// Adding an op: a case here, an importer entry, shape inference, a forward kernel, a test.
+/// Adding an op: see Docs/DESIGN.md, "One place per op, one place per rule" (an activation
+/// is one file in `Ops/Activations/` plus one line in `ActivationRegistry.all`).
 public enum Op: Equatable, Sendable {
   // Layers and activations (canonical).
   /// `[x, W, B?]`, see `Conv2D`.
@@ -51,10 +52,8 @@ public enum Op: Equatable, Sendable {
   case dense
   /// `[x, scale, shift]`: y = x·scale[c] + shift[c] along axis 1 (BatchNorm, Keras' Mul+Add).
   case affine
-  case relu
-  case leakyRelu(alpha: Float)
-  /// Clamp to [min, max]; absent bounds are ±infinity.
-  case clip(min: Float, max: Float)
+  /// An elementwise activation (Relu, LeakyRelu, Clip, Sigmoid, ...), see `ActivationFunction`.
+  case activation(Activation)
   case maxPool(Pool2D)
   case avgPool(Pool2D)
   case globalAvgPool
@@ -99,9 +98,7 @@ public enum Op: Equatable, Sendable {
     case .conv: return "Conv"
     case .dense: return "Dense"
     case .affine: return "Affine"
-    case .relu: return "Relu"
-    case .leakyRelu: return "LeakyRelu"
-    case .clip: return "Clip"
+    case .activation(let a): return a.name
     case .maxPool: return "MaxPool"
     case .avgPool: return "AveragePool"
     case .globalAvgPool: return "GlobalAveragePool"

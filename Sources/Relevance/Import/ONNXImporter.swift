@@ -3,11 +3,13 @@
 /// nodes) gathered in `Graph.constants`, nodes sorted topologically.
 public enum ONNXImporter {
   /// ONNX operators the importer understands (default domain).
-  public static let supportedOperators = [
-    "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant",
+  public static let supportedOperators = (structuralOperators + ActivationRegistry.onnxNames).sorted()
+  /// Operators with a case in the importer's switch (activations come from `ActivationRegistry`).
+  static let structuralOperators = [
+    "Add", "AveragePool", "BatchNormalization", "Cast", "Concat", "Constant",
     "ConstantOfShape", "Conv", "Div", "Dropout", "Flatten", "Gather", "Gemm",
-    "GlobalAveragePool", "Identity", "LeakyRelu", "LRN", "MatMul", "MaxPool", "Mul", "Pad",
-    "ReduceMean", "Relu", "Reshape", "Shape", "Slice", "Softmax", "Squeeze", "Sub", "Transpose", "Unsqueeze",
+    "GlobalAveragePool", "Identity", "LRN", "MatMul", "MaxPool", "Mul", "Pad",
+    "ReduceMean", "Reshape", "Shape", "Slice", "Softmax", "Squeeze", "Sub", "Transpose", "Unsqueeze",
   ]
   public static let testedOpsets = 7...21
 
@@ -110,23 +112,12 @@ public enum ONNXImporter {
       case "Sub": op = .elementwise(.sub)
       case "Mul": op = .elementwise(.mul)
       case "Div": op = .elementwise(.div)
-      case "Relu": op = .relu
-      case "LeakyRelu": op = .leakyRelu(alpha: try attributes.float("alpha", 0.01))
-      case "Clip":
-        var low = -Float.infinity, high = Float.infinity
-        if opset < 11 {
-          low = try attributes.float("min", low)
-          high = try attributes.float("max", high)
-        } else {
-          for (index, isMin) in [(1, true), (2, false)] where index < inputs.count && !inputs[index].isEmpty {
-            guard let bound = knownConstant(index), bound.count == 1 else {
-              throw fail("bound '\(inputs[index])' must be a constant scalar")
-            }
-            if isMin { low = bound.floats[0] } else { high = bound.floats[0] }
-          }
-          inputs = [inputs[0]]
-        }
-        op = .clip(min: low, max: high)
+      case _ where ActivationRegistry.type(onnx: record.opType) != nil:
+        guard !inputs.isEmpty, !inputs[0].isEmpty else { throw fail("has no input") }
+        let function = ActivationRegistry.type(onnx: record.opType)!
+        let context = ONNXNodeContext(attributes: attributes, opset: opset, inputs: inputs, constants: constants, fail: fail)
+        op = .activation(Activation(try function.importing(context)))
+        inputs = [inputs[0]]
       case "Concat":
         guard attributes.has("axis") else { throw fail("missing attribute 'axis'") }
         op = .concat(axis: try attributes.int("axis", 1))

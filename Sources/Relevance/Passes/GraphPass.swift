@@ -12,6 +12,7 @@ public enum Canonicalizer {
   /// The rewrites run after shape inference, in order, repeated to a fixed point.
   public static let passes: [GraphPass] = [
     RemoveIdentities(),
+    FuseActivationPatterns(),
     StripTrailingSoftmax(),
     LowerBatchNorm(),
     LowerReduceMean(),

@@ -262,7 +262,7 @@ struct NodeShapes {
         }
       }
       return x
-    case .relu, .leakyRelu, .clip, .identity, .dropout, .cast:
+    case .activation, .identity, .dropout, .cast:
       return try shape(0)
     case .softmax(let a):
       let x = try shape(0)

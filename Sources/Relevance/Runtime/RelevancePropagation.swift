@@ -141,15 +141,10 @@ extension RelevancePlan {
     case .uniform(let window, let inverseDivisors):
       let s = r.multiplied(byImage: inverseDivisors)
       return [(x, WindowSums.scatter(s, window, inputShape: inputShape))]
-    case .activationGradient(let op):
+    case .activationGradient(let activation):
       let a = values[x]!
-      let derivative: (Float) -> Float
-      switch op {
-      case .leakyRelu(let alpha): derivative = { $0 > 0 ? 1 : alpha }
-      case .clip(let low, let high): derivative = { $0 > low && $0 < high ? 1 : 0 }
-      default: derivative = { $0 > 0 ? 1 : 0 }
-      }
-      return [(x, r.multiplied(byImage: Tensor(shape: a.shape, data: a.data.map(derivative))))]
+      let function = activation.function
+      return [(x, r.multiplied(byImage: Kernels.elementwise(a) { function.derivative($0) }))]
     case .guidedReLU:
       let a = values[x]!
       var out = r.data
@@ -169,6 +164,29 @@ extension RelevancePlan {
       let a = values[node.inputs[0]]!, b = values[node.inputs[1]]!
       let s = r.dividedStabilized(by: Tensor(shape: a.shape, data: zip(a.data, b.data).map(+)), epsilon: 1e-6, zeros: &zeros)
       return [(node.inputs[0], s.multiplied(byImage: a)), (node.inputs[1], s.multiplied(byImage: b))]
+    case .residualAbsSplit:
+      let a = values[node.inputs[0]]!, b = values[node.inputs[1]]!
+      let absA = a.data.map(abs), absB = b.data.map(abs)
+      let s = r.dividedStabilized(by: Tensor(shape: a.shape, data: zip(absA, absB).map(+)), epsilon: 0, zeros: &zeros)
+      return [(node.inputs[0], s.multiplied(byImage: Tensor(shape: a.shape, data: absA))),
+              (node.inputs[1], s.multiplied(byImage: Tensor(shape: b.shape, data: absB)))]
+    case .residualEqual:
+      let half = Tensor(shape: r.shape, data: r.data.map { $0 / 2 })
+      return [(node.inputs[0], half), (node.inputs[1], half)]
+    case .gate(let signal, let share):
+      let toSignal = share == 1 ? r : Tensor(shape: r.shape, data: r.data.map { $0 * share })
+      guard share < 1 else { return [(node.inputs[signal], toSignal)] }
+      let gate = node.inputs[1 - signal]
+      let toGate = Tensor(shape: r.shape, data: r.data.map { $0 * (1 - share) })
+      return [(node.inputs[signal], toSignal), (gate, toGate.summed(toImageShape: graph.shape(of: gate)!))]
+    case .productGradient:
+      let outputShape = graph.shapes[node.output]!
+      return (0..<2).map { i in
+        let other = values[node.inputs[1 - i]]!
+        let factors = broadcastIndices(from: other.shape, to: outputShape).map { other.data[$0] }
+        let g = r.multiplied(byImage: Tensor(shape: outputShape, data: factors))
+        return (node.inputs[i], g.summed(toImageShape: graph.shape(of: node.inputs[i])!))
+      }
     case .linear(let linear):
       let z = linear.lowering.denominatorIsForwardOutput ? values[node.output] : nil
       return [(x, linear.relevance(r, activation: values[x]!, forwardOutput: z, inputShape: inputShape, zeros: &zeros))]
@@ -405,6 +423,21 @@ extension Tensor {
       }
     }
     return Tensor(shape: shape, data: out)
+  }
+
+  /// self ([K] + one image's output shape) summed over the axes along which an operand of
+  /// `imageShape` ([1, ...], numpy broadcasting) was broadcast: [K] + imageShape's tail.
+  func summed(toImageShape imageShape: [Int]) -> Tensor {
+    let k = shape[0]
+    let outputShape = [1] + Array(shape.dropFirst())
+    guard imageShape != outputShape else { return self }
+    let targets = broadcastIndices(from: imageShape, to: outputShape)
+    let per = targets.count, inputCount = imageShape.elementCount
+    var out = [Float](repeating: 0, count: k * inputCount)
+    for s in 0..<k {
+      for (i, t) in targets.enumerated() { out[s * inputCount + t] += data[s * per + i] }
+    }
+    return Tensor(shape: [k] + imageShape.dropFirst(), data: out)
   }
 
   /// The sub-tensor with `axis` restricted to `range`.

@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Tiny ONNX graphs, one per op family clrp added for the zoo, with torch/onnxruntime references.
+
+For every case NAME below this writes into ``Tests/Fixtures/ops/``:
+
+* ``NAME.onnx``           the module exported by ``torch.onnx.export`` (legacy exporter, the
+                          opset given), seeded random weights, input [1, 3, 8, 8];
+* ``NAME.input.npy``      a seeded N(0, 1) input (scaled so that activations see their kinks
+                          and saturations);
+* ``NAME.logits.npy``     onnxruntime's output on that input (graph optimisations disabled);
+* ``NAME.gradient.npy``   torch autograd: d logit[target] / d input, target = argmax;
+* ``manifest.json``       target class per case.
+
+The Swift tests (``OpFixtureTests``) compare clrp's forward pass with the logits and its
+``gradient`` preset with the autograd gradient, so the forward kernels, the importer (ONNX
+attribute defaults), the fusion passes (SiLU, GELU) and each op's derivative are checked
+against independent implementations.
+
+Usage:  python3 Graphs/op_fixtures.py
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from torch import nn
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "Tests" / "Fixtures" / "ops"
+
+
+class ActivationNet(nn.Module):
+    """Conv → act → Conv → act → GAP → Linear: the activation on signed pre-activations."""
+
+    def __init__(self, act: nn.Module):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 6, 3, padding=1)
+        self.c2 = nn.Conv2d(6, 6, 3, padding=1)
+        self.act = act
+        self.fc = nn.Linear(6, 4)
+
+    def forward(self, x):
+        x = self.act(self.c2(self.act(self.c1(x))))
+        return self.fc(x.mean((2, 3)))
+
+
+class SqueezeExcitation(nn.Module):
+    """MobileNetV3/EfficientNet's SE block: x · gate(x), gate [1, C, 1, 1] from a bounded activation."""
+
+    def __init__(self, gate: nn.Module):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.fc1 = nn.Conv2d(8, 4, 1)
+        self.fc2 = nn.Conv2d(4, 8, 1)
+        self.gate = gate
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x):
+        x = torch.relu(self.c1(x))
+        s = self.gate(self.fc2(torch.relu(self.fc1(nn.functional.adaptive_avg_pool2d(x, 1)))))
+        x = x * s
+        return self.fc(x.mean((2, 3)))
+
+
+class SignedResidual(nn.Module):
+    """A linear bottleneck: the residual Add of two signed activations (no ReLU after it)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 6, 3, padding=1)
+        self.c2 = nn.Conv2d(6, 6, 1)
+        self.fc = nn.Linear(6, 4)
+
+    def forward(self, x):
+        a = self.c1(x)
+        b = self.c2(torch.relu(a))
+        return self.fc((a + b).mean((2, 3)))
+
+
+CASES = {
+    "sigmoid": (lambda: ActivationNet(nn.Sigmoid()), 17),
+    "hardsigmoid": (lambda: ActivationNet(nn.Hardsigmoid()), 17),
+    "hardswish": (lambda: ActivationNet(nn.Hardswish()), 17),
+    "tanh": (lambda: ActivationNet(nn.Tanh()), 17),
+    "silu": (lambda: ActivationNet(nn.SiLU()), 17),
+    "gelu_erf": (lambda: ActivationNet(nn.GELU()), 17),
+    "gelu_opset20": (lambda: ActivationNet(nn.GELU()), 20),
+    "gelu_tanh_opset20": (lambda: ActivationNet(nn.GELU(approximate="tanh")), 20),
+    "se_sigmoid": (lambda: SqueezeExcitation(nn.Sigmoid()), 17),
+    "se_hardsigmoid": (lambda: SqueezeExcitation(nn.Hardsigmoid()), 17),
+    "signed_residual": (lambda: SignedResidual(), 17),
+}
+
+
+def session(path: Path) -> ort.InferenceSession:
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    so.intra_op_num_threads = 1
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    manifest = {}
+    for name, (build, opset) in CASES.items():
+        seed = zlib.crc32(name.encode())
+        torch.manual_seed(seed)
+        model = build().eval()
+        for p in model.parameters():  # larger weights: activations reach their saturations
+            p.data.mul_(2.0)
+        x = torch.from_numpy(np.random.default_rng(seed).normal(0, 1.5, (1, 3, 8, 8)).astype(np.float32))
+        path = OUT / f"{name}.onnx"
+        torch.onnx.export(model, (x,), str(path), opset_version=opset, dynamo=False,
+                          input_names=["input"], output_names=["logits"])
+        logits = session(path).run(None, {"input": x.numpy()})[0]
+        xg = x.clone().requires_grad_(True)
+        out = model(xg)
+        target = int(out[0].argmax())
+        out[0, target].backward()
+        np.save(OUT / f"{name}.input.npy", x.numpy())
+        np.save(OUT / f"{name}.logits.npy", logits.astype(np.float32))
+        np.save(OUT / f"{name}.gradient.npy", xg.grad.numpy().astype(np.float32))
+        torch_logits = out.detach().numpy()
+        manifest[name] = {"opset": opset, "target": target,
+                          "torch_vs_onnxruntime": float(np.abs(torch_logits - logits).max())}
+        print(f"{name}: opset {opset}, target {target}, ops",
+              sorted({n.op_type for n in __import__('onnx').load(str(path)).graph.node}))
+    (OUT / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
