@@ -82,6 +82,22 @@ class SignedResidual(nn.Module):
         return self.fc((a + b).mean((2, 3)))
 
 
+class ConvNeXtBlock(nn.Module):
+    """torchvision's ConvNeXt pieces: a patchify stem with LayerNorm2d (permute → LayerNorm →
+    permute), one CNBlock (depthwise 7×7, LayerNorm on NHWC, Linear → GELU → Linear as MatMul
+    on the last axis, layer scale, residual Add) and the head's LayerNorm2d."""
+
+    def __init__(self):
+        super().__init__()
+        from torchvision.models.convnext import CNBlock, LayerNorm2d
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 2, 2), LayerNorm2d(8))
+        self.block = CNBlock(8, 1.0, 0.0)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), LayerNorm2d(8), nn.Flatten(1), nn.Linear(8, 4))
+
+    def forward(self, x):
+        return self.head(self.block(self.stem(x)))
+
+
 CASES = {
     "sigmoid": (lambda: ActivationNet(nn.Sigmoid()), 17),
     "hardsigmoid": (lambda: ActivationNet(nn.Hardsigmoid()), 17),
@@ -94,6 +110,7 @@ CASES = {
     "se_sigmoid": (lambda: SqueezeExcitation(nn.Sigmoid()), 17),
     "se_hardsigmoid": (lambda: SqueezeExcitation(nn.Hardsigmoid()), 17),
     "signed_residual": (lambda: SignedResidual(), 17),
+    "convnext_block": (lambda: ConvNeXtBlock(), 17),
 }
 
 

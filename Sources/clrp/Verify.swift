@@ -11,7 +11,8 @@ struct Verify: ParsableCommand {
       relevance it passes on, their ratio, the running ratio to the initial score, and why
       relevance leaked where it did (bias absorption, stabilizer, zero denominators).
       Exits with status 1 when a rule that should conserve relevance (zplus, alphabeta, zbox,
-      wsquare, flat without bias; pooling rules; pass-through) loses more than --tolerance,
+      wsquare, flat without bias; pooling, residual and gate rules; pass-through: the
+      "conserves" column of Docs/RULES.md) loses more than --tolerance,
       and when the input, the score or the relevance is not finite. A single-denominator rule
       (zplus, zbox, wsquare, flat, proportional) that loses relevance at a node with zero
       denominators only gets a warning: where all inputs of a unit are 0 the relevance arriving

@@ -618,10 +618,32 @@ final class PassTests: XCTestCase {
     XCTAssertFalse(after.nodes.contains { if case .activation(let a) = $0.op { return a.name == "Erf" } else { return false } })
   }
 
+  /// MatMul by a constant [K, M] on the last axis of an NHWC activation becomes a 1×1 conv
+  /// between transposes; a following bias Add is folded in only when nothing else reads the
+  /// MatMul's output. A rank-2 MatMul is left to LowerDense.
+  func testLowerLastAxisMatMul() throws {
+    var b = GraphBuilder(seed: 41)
+    let nhwc = b.add(.transpose(perm: [0, 2, 3, 1]), [b.conv(b.input, in: 3, out: 4)])
+    let withBias = b.add(.elementwise(.add), [b.add(.matMul, [nhwc, b.weights([4, 6])], name: "fc1"), b.weights([6])], name: "bias1")
+    let shared = b.add(.matMul, [nhwc, b.weights([4, 5])], name: "fc2")
+    let biased = b.add(.elementwise(.add), [b.weights([5]), shared], name: "bias2")
+    let c = PassCase(name: "last-axis matmul", graph: b.graph([1, 3, 4, 4], outputs: [withBias, shared, biased]), inputShape: [1, 3, 4, 4])
+    let (_, after) = try checkPass(LowerLastAxisMatMul(), c)
+    let fc1 = after.nodes.first { $0.name == "fc1" }!, fc2 = after.nodes.first { $0.name == "fc2" }!
+    XCTAssertEqual(fc1.op, .conv(Conv2D(window: Window2D(kernelH: 1, kernelW: 1), group: 1, autoPad: .explicit)))
+    XCTAssertEqual(after.constants[fc1.inputs[1]]?.shape, [6, 4, 1, 1])
+    XCTAssertEqual(fc1.inputs.count, 3, "bias1 folded into fc1")
+    XCTAssertFalse(after.nodes.contains { $0.name == "bias1" })
+    XCTAssertEqual(fc2.inputs.count, 2, "fc2's output is read twice: its bias Add stays")
+    XCTAssertTrue(after.nodes.contains { $0.name == "bias2" })
+    XCTAssertFalse(after.nodes.contains { $0.op == .matMul })
+  }
+
   func testEveryCanonicalizerPassIsTestedHere() {
     let tested: Set<String> = [RemoveIdentities().name, StripTrailingSoftmax().name, LowerBatchNorm().name,
                                LowerConstantScaleShift().name, LowerDense().name, MergeAffines().name,
-                               FoldAffineIntoLinear().name, LowerReduceMean().name, FuseActivationPatterns().name]
+                               FoldAffineIntoLinear().name, LowerReduceMean().name, FuseActivationPatterns().name,
+                               LowerLastAxisMatMul().name]
     for pass in Canonicalizer.passes {
       XCTAssertTrue(tested.contains(pass.name), "pass \(pass.name) has no test in PassTests")
     }

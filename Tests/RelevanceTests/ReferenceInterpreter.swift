@@ -202,6 +202,22 @@ struct ReferenceInterpreter {
       let n = Double(x.count / max(sums.count, 1))
       let shape = keepDims ? kept : x.shape.indices.filter { !reduced.contains($0) }.map { x.shape[$0] }
       return Value(shape: shape, reals: sums.map { $0 / n })
+    case .layerNorm(let a, let epsilon):
+      let x = try operand(0), xv = x.asReals
+      let scale = try operand(1).asReals, bias = try optional(2)?.asReals
+      let first = a < 0 ? a + x.shape.count : a
+      let inner = x.shape[first...].reduce(1, *)
+      var out = xv
+      for o in 0..<(x.count / inner) {
+        let slice = xv[(o * inner)..<((o + 1) * inner)]
+        let mean = slice.reduce(0, +) / Double(inner)
+        let variance = slice.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(inner)
+        for i in 0..<inner {
+          out[o * inner + i] = (xv[o * inner + i] - mean) / (variance + Double(epsilon)).squareRoot()
+            * (scale.count == 1 ? scale[0] : scale[i]) + (bias.map { $0.count == 1 ? $0[0] : $0[i] } ?? 0)
+        }
+      }
+      return Value(shape: x.shape, reals: out)
     case .lrn(let p):
       let x = try operand(0), xv = x.asReals
       let c = x.shape[1], inner = x.count / (x.shape[0] * c)

@@ -27,6 +27,8 @@ public struct RelevancePlan: Sendable {
     /// The gradient of an elementwise product with constant factors (affine scale, Mul, Div):
     /// relevance times the factor, broadcast to one image.
     case scale([Float])
+    /// The input-gradient of LayerNormalization (see `layerNormGradient`).
+    case layerNormGradient(axis: Int, epsilon: Float, scale: [Float])
     /// The gradient of LRN (see `lrnGradient`).
     case lrnGradient(LRNParameters)
     /// Two activations added: R_a = a / stab(a + b) · R and likewise for b.
@@ -167,6 +169,12 @@ public struct RelevancePlan: Sendable {
       case .gradient: return .activationGradient(activation)
       case .guidedBackprop where activation.servesGuidedRules: return .guidedReLU
       case .deconvnet where activation.servesGuidedRules: return .deconvReLU
+      default: throw unsupported()
+      }
+    case .layerNorm(let axis, let epsilon):
+      switch rule {
+      case .pass: return .pass
+      case .gradient: return .layerNormGradient(axis: axis, epsilon: epsilon, scale: graph.constant(node, 1)!.floats)
       default: throw unsupported()
       }
     case .lrn(let p):

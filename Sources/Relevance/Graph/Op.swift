@@ -58,6 +58,9 @@ public enum Op: Equatable, Sendable {
   case avgPool(Pool2D)
   case globalAvgPool
   case lrn(LRNParameters)
+  /// `[x, scale, bias?]`: ONNX LayerNormalization over the axes from `axis` to the last
+  /// (see `Kernels.layerNorm`).
+  case layerNorm(axis: Int, epsilon: Float)
   case concat(axis: Int)
   /// Two inputs, either may be constant, numpy broadcasting.
   case elementwise(BinaryOp)
@@ -103,6 +106,7 @@ public enum Op: Equatable, Sendable {
     case .avgPool: return "AveragePool"
     case .globalAvgPool: return "GlobalAveragePool"
     case .lrn: return "LRN"
+    case .layerNorm: return "LayerNormalization"
     case .concat: return "Concat"
     case .elementwise(let op): return op.onnxName
     case .pad: return "Pad"

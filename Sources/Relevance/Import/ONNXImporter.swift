@@ -8,7 +8,7 @@ public enum ONNXImporter {
   static let structuralOperators = [
     "Add", "AveragePool", "BatchNormalization", "Cast", "Concat", "Constant",
     "ConstantOfShape", "Conv", "Div", "Dropout", "Flatten", "Gather", "Gemm",
-    "GlobalAveragePool", "Identity", "LRN", "MatMul", "MaxPool", "Mul", "Pad",
+    "GlobalAveragePool", "Identity", "LayerNormalization", "LRN", "MatMul", "MaxPool", "Mul", "Pad",
     "ReduceMean", "Reshape", "Shape", "Slice", "Softmax", "Squeeze", "Sub", "Transpose", "Unsqueeze",
   ]
   public static let testedOpsets = 7...21
@@ -100,6 +100,12 @@ public enum ONNXImporter {
         guard size > 0, size <= 1 << 20 else { throw fail("attribute 'size' must be a positive integer (below 2^20), it is \(size)") }
         op = .lrn(LRNParameters(size: size, alpha: try attributes.float("alpha", 1e-4),
                                 beta: try attributes.float("beta", 0.75), bias: try attributes.float("bias", 1)))
+      case "LayerNormalization":
+        guard inputs.count >= 2 else { throw fail("expects inputs (X, Scale, B?), has \(inputs.count)") }
+        guard record.outputs.dropFirst().allSatisfy(\.isEmpty) else {
+          throw fail("the Mean and InvStdDev outputs are not supported (training only)")
+        }
+        op = .layerNorm(axis: try attributes.int("axis", -1), epsilon: try attributes.float("epsilon", 1e-5))
       case "BatchNormalization":
         guard inputs.count == 5 else { throw fail("expects 5 inputs (x, scale, B, mean, var), has \(inputs.count)") }
         if try attributes.int("training_mode", 0) != 0 { throw fail("training_mode=1 is not supported; export the model in eval mode") }

@@ -17,6 +17,7 @@ public enum Canonicalizer {
     LowerBatchNorm(),
     LowerReduceMean(),
     LowerConstantScaleShift(),
+    LowerLastAxisMatMul(),
     LowerDense(),
     MergeAffines(),
     FoldAffineIntoLinear(),

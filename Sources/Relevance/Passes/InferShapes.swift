@@ -268,6 +268,18 @@ struct NodeShapes {
       let x = try shape(0)
       _ = try axis(a, rank: x.count)
       return x
+    case .layerNorm(let a, let epsilon):
+      let x = try shape(0)
+      let first = try axis(a, rank: x.count)
+      op = .layerNorm(axis: first, epsilon: epsilon)
+      let inner = x[first...].reduce(1, *)
+      for i in 1..<node.inputs.count where !node.inputs[i].isEmpty {
+        guard let c = constant(i) else { throw fail("scale and bias must be constants") }
+        guard c.count == inner || c.count == 1 else {
+          throw fail("parameter '\(node.inputs[i])' of shape \(c.shape) does not match the normalized shape \(Array(x[first...]))")
+        }
+      }
+      return x
     case .lrn:
       let x = try shape(0)
       guard x.count >= 3 else { throw fail("expects an input of rank >= 3, got \(x)") }
