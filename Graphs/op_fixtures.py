@@ -3,8 +3,9 @@
 
 For every case NAME below this writes into ``Tests/Fixtures/ops/``:
 
-* ``NAME.onnx``           the module exported by ``torch.onnx.export`` (legacy exporter, the
-                          opset given), seeded random weights, input [1, 3, 8, 8];
+* ``NAME.onnx``           the module exported by ``torch.onnx.export`` (the legacy exporter, or
+                          dynamo for ``*_dynamo``; the opset given), seeded random weights
+                          (doubled), input [1, 3, 8, 8];
 * ``NAME.input.npy``      a seeded N(0, 1) input (scaled so that activations see their kinks
                           and saturations);
 * ``NAME.logits.npy``     onnxruntime's output on that input (graph optimisations disabled);
@@ -111,6 +112,8 @@ CASES = {
     "se_hardsigmoid": (lambda: SqueezeExcitation(nn.Hardsigmoid()), 17),
     "signed_residual": (lambda: SignedResidual(), 17),
     "convnext_block": (lambda: ConvNeXtBlock(), 17),
+    # torch's dynamo exporter: Gelu, LayerNormalization, and as_strided as Reshape → Gather.
+    "convnext_block_dynamo": (lambda: ConvNeXtBlock(), 20),
 }
 
 
@@ -125,15 +128,19 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     manifest = {}
     for name, (build, opset) in CASES.items():
-        seed = zlib.crc32(name.encode())
+        seed = zlib.crc32(name.removesuffix("_dynamo").encode())
         torch.manual_seed(seed)
         model = build().eval()
         for p in model.parameters():  # larger weights: activations reach their saturations
             p.data.mul_(2.0)
         x = torch.from_numpy(np.random.default_rng(seed).normal(0, 1.5, (1, 3, 8, 8)).astype(np.float32))
         path = OUT / f"{name}.onnx"
-        torch.onnx.export(model, (x,), str(path), opset_version=opset, dynamo=False,
-                          input_names=["input"], output_names=["logits"])
+        if name.endswith("_dynamo"):
+            torch.onnx.export(model, (x,), str(path), opset_version=opset, dynamo=True, external_data=False,
+                              input_names=["input"], output_names=["logits"])
+        else:
+            torch.onnx.export(model, (x,), str(path), opset_version=opset, dynamo=False,
+                              input_names=["input"], output_names=["logits"])
         logits = session(path).run(None, {"input": x.numpy()})[0]
         xg = x.clone().requires_grad_(True)
         out = model(xg)

@@ -639,11 +639,33 @@ final class PassTests: XCTestCase {
     XCTAssertFalse(after.nodes.contains { $0.op == .matMul })
   }
 
+  /// Gather(Reshape(x, [-1]), indices = 0..<n shaped [1, C, 1, 1]) (dynamo's as_strided) is a
+  /// reshape of x; indices in another order stay a Gather (and are refused as run-time data).
+  func testLowerGatherAsReshape() throws {
+    var b = GraphBuilder(seed: 43)
+    let x = b.add(.globalAvgPool, [b.conv(b.input, in: 3, out: 4)])
+    let flat = b.add(.reshape(allowZero: false), [x, b.ints([-1])], name: "flat")
+    let strided = b.add(.gather(axis: 0), [flat, b.ints([0, 1, 2, 3], shape: [1, 4, 1, 1])], name: "as_strided")
+    let c = PassCase(name: "gather as reshape", graph: b.graph([1, 3, 4, 4], outputs: [strided]), inputShape: [1, 3, 4, 4])
+    let (_, after) = try checkPass(LowerGatherAsReshape(), c)
+    let node = after.nodes.first { $0.name == "as_strided" }!
+    XCTAssertEqual(node.op, .reshape(allowZero: false))
+    XCTAssertEqual(node.inputs[0], x, "reads the value before the flattening reshape")
+    XCTAssertFalse(after.nodes.contains { $0.name == "flat" })
+
+    var p = GraphBuilder(seed: 43)
+    let y = p.add(.globalAvgPool, [p.conv(p.input, in: 3, out: 4)])
+    let permuted = p.add(.gather(axis: 0), [p.add(.reshape(allowZero: false), [y, p.ints([-1])]), p.ints([1, 0, 2, 3], shape: [1, 4, 1, 1])])
+    try checkPass(LowerGatherAsReshape(), PassCase(name: "permuting gather", graph: p.graph([1, 3, 4, 4], outputs: [permuted]), inputShape: [1, 3, 4, 4]), changes: false)
+    XCTAssertTrue(message { try Canonicalizer.canonicalize(p.graph([1, 3, 4, 4], outputs: [permuted]), inputShape: [1, 3, 4, 4]) }
+      .contains("needs constant inputs"))
+  }
+
   func testEveryCanonicalizerPassIsTestedHere() {
     let tested: Set<String> = [RemoveIdentities().name, StripTrailingSoftmax().name, LowerBatchNorm().name,
                                LowerConstantScaleShift().name, LowerDense().name, MergeAffines().name,
                                FoldAffineIntoLinear().name, LowerReduceMean().name, FuseActivationPatterns().name,
-                               LowerLastAxisMatMul().name]
+                               LowerLastAxisMatMul().name, LowerGatherAsReshape().name]
     for pass in Canonicalizer.passes {
       XCTAssertTrue(tested.contains(pass.name), "pass \(pass.name) has no test in PassTests")
     }

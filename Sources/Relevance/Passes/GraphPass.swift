@@ -13,6 +13,7 @@ public enum Canonicalizer {
   public static let passes: [GraphPass] = [
     RemoveIdentities(),
     FuseActivationPatterns(),
+    LowerGatherAsReshape(),
     StripTrailingSoftmax(),
     LowerBatchNorm(),
     LowerReduceMean(),

@@ -365,7 +365,13 @@ struct NodeShapes {
         throw fail("MatMul of \(a) by \(b) is not supported (needs [..., K] x [K, M])")
       }
       return Array(a.dropLast()) + [b[1]]
-    case .shape, .gather, .slice:
+    case .gather(let axisValue):
+      // On run-time data with constant indices (LowerGatherAsReshape may turn it into a reshape).
+      let x = try shape(0)
+      let indices = try requireConstant(1, "indices")
+      let a = try axis(axisValue, rank: x.count)
+      return Array(x[..<a]) + indices.shape + Array(x[(a + 1)...])
+    case .shape, .slice:
       throw fail("needs a constant input; computing on run-time data is not supported")
     case .constantOfShape:
       throw fail("its shape input must be a constant or computable from shapes")
