@@ -83,6 +83,21 @@ class SignedResidual(nn.Module):
         return self.fc((a + b).mean((2, 3)))
 
 
+class GlobalMaxPooling(nn.Module):
+    """Adaptive max pooling to 1×1 (GlobalMaxPool) and amax over the plane (ReduceMax)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 6, 3, padding=1)
+        self.fc = nn.Linear(12, 4)
+
+    def forward(self, x):
+        x = self.c1(x)
+        a = nn.functional.adaptive_max_pool2d(x, 1).flatten(1)
+        b = x.amax(dim=(2, 3))
+        return self.fc(torch.cat([a, b], 1))
+
+
 class ConvNeXtBlock(nn.Module):
     """torchvision's ConvNeXt pieces: a patchify stem with LayerNorm2d (permute → LayerNorm →
     permute), one CNBlock (depthwise 7×7, LayerNorm on NHWC, Linear → GELU → Linear as MatMul
@@ -111,6 +126,7 @@ CASES = {
     "se_sigmoid": (lambda: SqueezeExcitation(nn.Sigmoid()), 17),
     "se_hardsigmoid": (lambda: SqueezeExcitation(nn.Hardsigmoid()), 17),
     "signed_residual": (lambda: SignedResidual(), 17),
+    "global_max_pooling": (lambda: GlobalMaxPooling(), 17),
     "convnext_block": (lambda: ConvNeXtBlock(), 17),
     # torch's dynamo exporter: Gelu, LayerNormalization, and as_strided as Reshape → Gather.
     "convnext_block_dynamo": (lambda: ConvNeXtBlock(), 20),

@@ -21,7 +21,7 @@ final class OpFixtureTests: XCTestCase {
 
   func testForwardMatchesOnnxRuntime() throws {
     let cases = try Self.cases()
-    XCTAssertGreaterThanOrEqual(cases.count, 13)
+    XCTAssertGreaterThanOrEqual(cases.count, 14)
     for name in cases.keys.sorted() {
       let (graph, input) = try load(name)
       let logits = try XCTUnwrap(try ForwardPlan(graph: graph).run(input)[graph.outputs[0]], name)
@@ -67,6 +67,11 @@ final class OpFixtureTests: XCTestCase {
     XCTAssertEqual(convnext.nodes.filter { $0.op == .activation(Activation(GELU(tanhApproximation: false))) }.count, 1)
     XCTAssertFalse(convnext.nodes.contains { if case .gather = $0.op { return true } else { return false } })
     }
+    // ReduceMax over the plane is a max pool over the whole plane (torch writes adaptive max
+    // pooling as MaxPool; GlobalMaxPool is tested in PassTests).
+    let (maxPooling, _) = try load("global_max_pooling")
+    XCTAssertEqual(maxPooling.nodes.filter { if case .maxPool(let p) = $0.op { return p.window.kernelH == 8 } else { return false } }
+      .map(\.sourceOpType).sorted(), ["MaxPool", "ReduceMax"])
     // A gate is not a SiLU: Mul(x, Sigmoid(y)) stays a Mul.
     let (se, _) = try load("se_sigmoid")
     XCTAssertEqual(se.nodes.filter { $0.op == .elementwise(.mul) }.count, 1)

@@ -661,6 +661,34 @@ final class PassTests: XCTestCase {
       .contains("needs constant inputs"))
   }
 
+  /// GlobalMaxPool and ReduceMax over the plane (kept or dropped axes) canonicalize to max
+  /// pools over the whole plane and compute what the interpreter computes on the original ops;
+  /// ReduceMax over channels is refused.
+  func testGlobalMaxPoolAndReduceMax() throws {
+    var b = GraphBuilder(seed: 47)
+    let x = b.conv(b.input, in: 3, out: 4)
+    let global = b.add(.globalMaxPool, [x], name: "gmp")
+    let kept = b.add(.reduceMax(axes: [2, 3], keepDims: true, noopWithEmptyAxes: false), [x], name: "max_keep")
+    let dropped = b.add(.reduceMax(axes: nil, keepDims: false, noopWithEmptyAxes: false), [x, b.ints([-2, -1])], name: "max_drop")
+    let graph = b.graph([1, 3, 5, 6], outputs: [global, kept, dropped])
+    var bound = graph
+    try Canonicalizer.bindInput(&bound, [1, 3, 5, 6])
+    var rng = SeededRandom(seed: 5)
+    let input = rng.tensor([1, 3, 5, 6])
+    let expected = try ReferenceInterpreter(graph: bound).outputs(input)
+    let canonical = try Canonicalizer.canonicalize(graph, inputShape: [1, 3, 5, 6])
+    XCTAssertEqual(canonical.nodes.filter { if case .maxPool(let p) = $0.op { return p.window.kernelH == 5 && p.window.kernelW == 6 } else { return false } }.count, 3)
+    let actual = try ForwardPlan(graph: canonical).run(input)
+    for (i, name) in canonical.outputs.enumerated() {
+      XCTAssertEqual(actual[name]!.shape, expected[i].shape)
+      XCTAssertLessThan(relativeError(actual[name]!.data, expected[i].data), 1e-6, name)
+    }
+    var c = GraphBuilder(seed: 47)
+    let channels = c.add(.reduceMax(axes: [1], keepDims: true, noopWithEmptyAxes: false), [c.conv(c.input, in: 3, out: 4)])
+    XCTAssertTrue(message { try Canonicalizer.canonicalize(c.graph([1, 3, 5, 6], outputs: [channels]), inputShape: [1, 3, 5, 6]) }
+      .contains("ReduceMax is supported over the spatial axes"))
+  }
+
   func testEveryCanonicalizerPassIsTestedHere() {
     let tested: Set<String> = [RemoveIdentities().name, StripTrailingSoftmax().name, LowerBatchNorm().name,
                                LowerConstantScaleShift().name, LowerDense().name, MergeAffines().name,

@@ -202,6 +202,27 @@ struct ReferenceInterpreter {
       let n = Double(x.count / max(sums.count, 1))
       let shape = keepDims ? kept : x.shape.indices.filter { !reduced.contains($0) }.map { x.shape[$0] }
       return Value(shape: shape, reals: sums.map { $0 / n })
+    case .reduceMax(let attributeAxes, let keepDims, let noop):
+      let x = try operand(0), xv = x.asReals
+      let given = try optional(1)?.asInts
+      var axes = attributeAxes ?? given ?? []
+      if axes.isEmpty { axes = noop ? [] : Array(x.shape.indices) }
+      let reduced = Set(axes.map { $0 < 0 ? $0 + x.shape.count : $0 })
+      let kept = x.shape.indices.map { reduced.contains($0) ? 1 : x.shape[$0] }
+      var maxima = [Double](repeating: -.infinity, count: kept.reduce(1, *))
+      let xs = rowMajorStrides(x.shape), ks = rowMajorStrides(kept)
+      for flat in 0..<x.count {
+        var target = 0
+        for d in x.shape.indices where !reduced.contains(d) { target += (flat / xs[d]) % x.shape[d] * ks[d] }
+        maxima[target] = max(maxima[target], xv[flat])
+      }
+      let shape = keepDims ? kept : x.shape.indices.filter { !reduced.contains($0) }.map { x.shape[$0] }
+      return Value(shape: shape, reals: maxima)
+    case .globalMaxPool:
+      let x = try operand(0), xv = x.asReals
+      let planes = x.shape[0] * x.shape[1], size = x.count / planes
+      let out = (0..<planes).map { p in (0..<size).map { xv[p * size + $0] }.max()! }
+      return Value(shape: [x.shape[0], x.shape[1]] + [Int](repeating: 1, count: x.shape.count - 2), reals: out)
     case .layerNorm(let a, let epsilon):
       let x = try operand(0), xv = x.asReals
       let scale = try operand(1).asReals, bias = try optional(2)?.asReals

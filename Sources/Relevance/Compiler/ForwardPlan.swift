@@ -155,7 +155,7 @@ public struct ForwardPlan: Sendable {
     case .transpose(let perm): return { Kernels.transpose($0[0], perm: perm) }
     case .flatten, .reshape, .squeeze, .unsqueeze, .identity, .dropout:
       return { $0[0].reshaped(outputShape) }
-    case .batchNorm, .gemm, .matMul, .shape, .gather, .slice, .cast, .constantOfShape, .reduceMean:
+    case .batchNorm, .gemm, .matMul, .shape, .gather, .slice, .cast, .constantOfShape, .reduceMean, .reduceMax, .globalMaxPool:
       throw graph.error(node, "is not executable; canonicalize the graph first")
     }
   }

@@ -246,7 +246,7 @@ public struct RelevancePlan: Sendable {
       return .reshape
     case .softmax:
       throw graph.error(node, "no relevance rule for a Softmax inside the network")
-    case .batchNorm, .gemm, .matMul, .shape, .gather, .slice, .cast, .constantOfShape, .reduceMean:
+    case .batchNorm, .gemm, .matMul, .shape, .gather, .slice, .cast, .constantOfShape, .reduceMean, .reduceMax, .globalMaxPool:
       throw graph.error(node, "is not canonical; canonicalize the graph first")
     }
   }

@@ -94,6 +94,12 @@ public enum Op: Equatable, Sendable {
   /// every axis, or nothing with `noopWithEmptyAxes`). Over the spatial axes of an NCHW
   /// tensor it is a global average pooling, which is what the canonical graph holds.
   case reduceMean(axes: [Int]?, keepDims: Bool, noopWithEmptyAxes: Bool)
+  /// `[x, axes?]`: the maximum over `axes` (as `reduceMean`); over the spatial axes of an NCHW
+  /// tensor it is a global max pooling.
+  case reduceMax(axes: [Int]?, keepDims: Bool, noopWithEmptyAxes: Bool)
+  /// The maximum over each channel's plane; shape inference makes it a `maxPool` whose window
+  /// is the whole plane.
+  case globalMaxPool
 
   /// The ONNX-like name used in tables.
   public var name: String {
@@ -127,6 +133,8 @@ public enum Op: Equatable, Sendable {
     case .cast: return "Cast"
     case .constantOfShape: return "ConstantOfShape"
     case .reduceMean: return "ReduceMean"
+    case .reduceMax: return "ReduceMax"
+    case .globalMaxPool: return "GlobalMaxPool"
     }
   }
 }

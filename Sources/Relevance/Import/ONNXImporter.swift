@@ -8,8 +8,8 @@ public enum ONNXImporter {
   static let structuralOperators = [
     "Add", "AveragePool", "BatchNormalization", "Cast", "Concat", "Constant",
     "ConstantOfShape", "Conv", "Div", "Dropout", "Flatten", "Gather", "Gemm",
-    "GlobalAveragePool", "Identity", "LayerNormalization", "LRN", "MatMul", "MaxPool", "Mul", "Pad",
-    "ReduceMean", "Reshape", "Shape", "Slice", "Softmax", "Squeeze", "Sub", "Transpose", "Unsqueeze",
+    "GlobalAveragePool", "GlobalMaxPool", "Identity", "LayerNormalization", "LRN", "MatMul", "MaxPool", "Mul", "Pad",
+    "ReduceMax", "ReduceMean", "Reshape", "Shape", "Slice", "Softmax", "Squeeze", "Sub", "Transpose", "Unsqueeze",
   ]
   public static let testedOpsets = 7...21
 
@@ -95,6 +95,7 @@ public enum ONNXImporter {
                                countIncludePad: try attributes.int("count_include_pad", 0) != 0))
         }
       case "GlobalAveragePool": op = .globalAvgPool
+      case "GlobalMaxPool": op = .globalMaxPool
       case "LRN":
         let size = try attributes.int("size", 0)
         guard size > 0, size <= 1 << 20 else { throw fail("attribute 'size' must be a positive integer (below 2^20), it is \(size)") }
@@ -176,6 +177,9 @@ public enum ONNXImporter {
       case "ReduceMean":
         op = .reduceMean(axes: try attributes.ints("axes"), keepDims: try attributes.int("keepdims", 1) != 0,
                          noopWithEmptyAxes: try attributes.int("noop_with_empty_axes", 0) != 0)
+      case "ReduceMax":
+        op = .reduceMax(axes: try attributes.ints("axes"), keepDims: try attributes.int("keepdims", 1) != 0,
+                        noopWithEmptyAxes: try attributes.int("noop_with_empty_axes", 0) != 0)
       case "ConstantOfShape":
         op = .constantOfShape(value: try attributes.tensor("value") ?? Constant(shape: [1], floats: [0]))
       default:

@@ -375,7 +375,12 @@ struct NodeShapes {
       throw fail("needs a constant input; computing on run-time data is not supported")
     case .constantOfShape:
       throw fail("its shape input must be a constant or computable from shapes")
-    case .reduceMean(_, let keepDims, _):
+    case .globalMaxPool:
+      let x = try shape(0)
+      guard x.count == 4 else { throw fail("expects an NCHW input of rank 4, got \(x)") }
+      op = .maxPool(Pool2D(window: Window2D(kernelH: x[2], kernelW: x[3]), autoPad: .explicit, countIncludePad: false))
+      return [x[0], x[1], 1, 1]
+    case .reduceMean(_, let keepDims, _), .reduceMax(_, let keepDims, _):
       let x = try shape(0)
       let axes = try reducedAxes(rank: x.count)
       return keepDims ? x.indices.map { axes.contains($0) ? 1 : x[$0] } : x.indices.filter { !axes.contains($0) }.map { x[$0] }
@@ -384,7 +389,11 @@ struct NodeShapes {
 
   /// The axes a ReduceMean averages over, normalized; empty for the no-op.
   func reducedAxes(rank: Int) throws -> Set<Int> {
-    guard case .reduceMean(let attributeAxes, _, let noop) = op else { return [] }
+    let attributeAxes: [Int]?, noop: Bool
+    switch op {
+    case .reduceMean(let a, _, let n), .reduceMax(let a, _, let n): (attributeAxes, noop) = (a, n)
+    default: return []
+    }
     if attributeAxes == nil, node.inputs.count > 1, !node.inputs[1].isEmpty, constant(1) == nil {
       throw fail("its axes input must be a constant or computable from shapes")
     }
