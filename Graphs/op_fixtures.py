@@ -98,6 +98,24 @@ class GlobalMaxPooling(nn.Module):
         return self.fc(torch.cat([a, b], 1))
 
 
+class Upsampling(nn.Module):
+    """Resize as torch writes it: nearest ×2 (asymmetric, floor), bilinear ×2 (half_pixel) and
+    bilinear to a size with align_corners, each followed by a conv so that positions matter."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 4, 3, padding=1)
+        self.c2 = nn.Conv2d(12, 4, 3, padding=1, stride=2)
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        x = torch.relu(self.c1(x))
+        f = nn.functional.interpolate
+        up = torch.cat([f(x, scale_factor=2, mode="nearest"), f(x, scale_factor=2, mode="bilinear"),
+                        f(x, size=(16, 16), mode="bilinear", align_corners=True)], 1)
+        return self.fc(self.c2(up).mean((2, 3)))
+
+
 class ConvNeXtBlock(nn.Module):
     """torchvision's ConvNeXt pieces: a patchify stem with LayerNorm2d (permute → LayerNorm →
     permute), one CNBlock (depthwise 7×7, LayerNorm on NHWC, Linear → GELU → Linear as MatMul
@@ -127,6 +145,7 @@ CASES = {
     "se_hardsigmoid": (lambda: SqueezeExcitation(nn.Hardsigmoid()), 17),
     "signed_residual": (lambda: SignedResidual(), 17),
     "global_max_pooling": (lambda: GlobalMaxPooling(), 17),
+    "resize": (lambda: Upsampling(), 17),
     "convnext_block": (lambda: ConvNeXtBlock(), 17),
     # torch's dynamo exporter: Gelu, LayerNormalization, and as_strided as Reshape → Gather.
     "convnext_block_dynamo": (lambda: ConvNeXtBlock(), 20),

@@ -21,7 +21,7 @@ final class OpFixtureTests: XCTestCase {
 
   func testForwardMatchesOnnxRuntime() throws {
     let cases = try Self.cases()
-    XCTAssertGreaterThanOrEqual(cases.count, 14)
+    XCTAssertGreaterThanOrEqual(cases.count, 15)
     for name in cases.keys.sorted() {
       let (graph, input) = try load(name)
       let logits = try XCTUnwrap(try ForwardPlan(graph: graph).run(input)[graph.outputs[0]], name)
@@ -84,7 +84,7 @@ final class OpFixtureTests: XCTestCase {
                           ("se_hardsigmoid", "{op: Mul, rule: equal}"), ("signed_residual", "{op: Add, rule: abs-proportional}"),
                           ("signed_residual", "{op: Add, rule: equal}"), ("signed_residual", "{op: Add, rule: proportional}"),
                           ("convnext_block", "{op: Add, rule: abs-proportional}"),
-                          ("convnext_block_dynamo", "{op: Add, rule: equal}")] {
+                          ("convnext_block_dynamo", "{op: Add, rule: equal}"), ("resize", "{op: Resize, rule: pass}")] {
       let (graph, input) = try load(name)
       let rules = try RuleSet(yaml: """
         rules:
@@ -102,9 +102,9 @@ final class OpFixtureTests: XCTestCase {
           XCTAssertEqual(layer.inputSums[s], layer.outputSums[s], accuracy: 1e-4 * max(abs(layer.outputSums[s]), 1e-6),
                          "\(name) \(extra): \(layer.node) (\(layer.op), \(layer.rule))")
         }
-        if layer.op == "Mul" || layer.op == "Add" { checked += 1 }
+        if ["Mul", "Add", "Resize"].contains(layer.op) { checked += 1 }
       }
-      XCTAssertEqual(checked, 1, "\(name) \(extra)")
+      XCTAssertEqual(checked, name == "resize" ? 3 : 1, "\(name) \(extra)")
     }
   }
 

@@ -218,6 +218,8 @@ struct ReferenceInterpreter {
       }
       let shape = keepDims ? kept : x.shape.indices.filter { !reduced.contains($0) }.map { x.shape[$0] }
       return Value(shape: shape, reals: maxima)
+    case .resize:
+      throw fail("no reference for Resize (tested against onnxruntime in OpFixtureTests)")
     case .globalMaxPool:
       let x = try operand(0), xv = x.asReals
       let planes = x.shape[0] * x.shape[1], size = x.count / planes

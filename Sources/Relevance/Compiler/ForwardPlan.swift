@@ -137,6 +137,9 @@ public struct ForwardPlan: Sendable {
     case .avgPool(let pool):
       return { Kernels.avgPool2d($0[0], window: pool.window, countIncludePad: pool.countIncludePad) }
     case .globalAvgPool: return { Kernels.globalAvgPool($0[0]).reshaped(outputShape) }
+    case .resize(let resize):
+      let (rows, columns) = resize.taps(inputShape: graph.shapes[node.inputs[0]]!)
+      return { Kernels.resize2d($0[0], rows: rows, columns: columns) }
     case .layerNorm(let axis, let epsilon):
       let scale = graph.constant(node, 1)!.floats, bias = graph.constant(node, 2)?.floats
       return { Kernels.layerNorm($0[0], axis: axis, epsilon: epsilon, scale: scale, bias: bias) }

@@ -27,6 +27,9 @@ public struct RelevancePlan: Sendable {
     /// The gradient of an elementwise product with constant factors (affine scale, Mul, Div):
     /// relevance times the factor, broadcast to one image.
     case scale([Float])
+    /// Resampling's adjoint: each output's relevance back to the input positions it read, in
+    /// proportion to their interpolation weights (which sum to 1: conserving); also its gradient.
+    case resizeAdjoint(rows: [Kernels.InterpolationTaps], columns: [Kernels.InterpolationTaps])
     /// The input-gradient of LayerNormalization (see `layerNormGradient`).
     case layerNormGradient(axis: Int, epsilon: Float, scale: [Float])
     /// The gradient of LRN (see `lrnGradient`).
@@ -171,6 +174,10 @@ public struct RelevancePlan: Sendable {
       case .deconvnet where activation.servesGuidedRules: return .deconvReLU
       default: throw unsupported()
       }
+    case .resize(let resize):
+      guard rule == .pass || rule == .gradient else { throw unsupported() }
+      let (rows, columns) = resize.taps(inputShape: graph.shapes[node.inputs[0]]!)
+      return .resizeAdjoint(rows: rows, columns: columns)
     case .layerNorm(let axis, let epsilon):
       switch rule {
       case .pass: return .pass
@@ -330,7 +337,7 @@ extension Graph {
       let inputsNonNegative = node.inputs.allSatisfy { result.contains($0) || (constants[$0].map { $0.floats.allSatisfy { $0 >= 0 } } ?? false) }
       switch node.op {
       case .activation(let a) where a.outputIsNonNegative: result.insert(node.output)
-      case .maxPool, .avgPool, .globalAvgPool, .lrn, .concat, .transpose, .flatten, .reshape, .squeeze, .unsqueeze, .identity, .dropout, .pad:
+      case .maxPool, .avgPool, .globalAvgPool, .lrn, .resize, .concat, .transpose, .flatten, .reshape, .squeeze, .unsqueeze, .identity, .dropout, .pad:
         if inputsNonNegative { result.insert(node.output) }
       default: continue
       }

@@ -58,6 +58,8 @@ public enum Op: Equatable, Sendable {
   case avgPool(Pool2D)
   case globalAvgPool
   case lrn(LRNParameters)
+  /// `[x, scales or sizes]`: resampling of the spatial axes, see `Resize2D`.
+  case resize(Resize2D)
   /// `[x, scale, bias?]`: ONNX LayerNormalization over the axes from `axis` to the last
   /// (see `Kernels.layerNorm`).
   case layerNorm(axis: Int, epsilon: Float)
@@ -112,6 +114,7 @@ public enum Op: Equatable, Sendable {
     case .avgPool: return "AveragePool"
     case .globalAvgPool: return "GlobalAveragePool"
     case .lrn: return "LRN"
+    case .resize: return "Resize"
     case .layerNorm: return "LayerNormalization"
     case .concat: return "Concat"
     case .elementwise(let op): return op.onnxName

@@ -9,7 +9,7 @@ public enum ONNXImporter {
     "Add", "AveragePool", "BatchNormalization", "Cast", "Concat", "Constant",
     "ConstantOfShape", "Conv", "Div", "Dropout", "Flatten", "Gather", "Gemm",
     "GlobalAveragePool", "GlobalMaxPool", "Identity", "LayerNormalization", "LRN", "MatMul", "MaxPool", "Mul", "Pad",
-    "ReduceMax", "ReduceMean", "Reshape", "Shape", "Slice", "Softmax", "Squeeze", "Sub", "Transpose", "Unsqueeze",
+    "ReduceMax", "ReduceMean", "Reshape", "Resize", "Shape", "Slice", "Softmax", "Squeeze", "Sub", "Transpose", "Unsqueeze",
   ]
   public static let testedOpsets = 7...21
 
@@ -101,6 +101,18 @@ public enum ONNXImporter {
         guard size > 0, size <= 1 << 20 else { throw fail("attribute 'size' must be a positive integer (below 2^20), it is \(size)") }
         op = .lrn(LRNParameters(size: size, alpha: try attributes.float("alpha", 1e-4),
                                 beta: try attributes.float("beta", 0.75), bias: try attributes.float("bias", 1)))
+      case "Resize":
+        var resize = try Resize2D.importing(attributes, fail: fail)
+        let scalesIndex = opset < 11 ? 1 : 2, sizesIndex = opset < 11 ? -1 : 3
+        if sizesIndex > 0, sizesIndex < inputs.count, !inputs[sizesIndex].isEmpty {
+          resize.givesSizes = true
+          inputs = [inputs[0], inputs[sizesIndex]]
+        } else if scalesIndex < inputs.count, !inputs[scalesIndex].isEmpty {
+          inputs = [inputs[0], inputs[scalesIndex]]
+        } else {
+          throw fail("needs 'scales' or 'sizes'")
+        }
+        op = .resize(resize)
       case "LayerNormalization":
         guard inputs.count >= 2 else { throw fail("expects inputs (X, Scale, B?), has \(inputs.count)") }
         guard record.outputs.dropFirst().allSatisfy(\.isEmpty) else {

@@ -58,7 +58,7 @@ public struct FuseActivationPatterns: GraphPass {
       guard let add = producer(value), add.op == .elementwise(.add),
             let e = other(add, { isScalar($0, 1) }), let erf = producer(e),
             case .activation(let a) = erf.op, a.name == Erf.opName,
-            let scaled = producer(erf.inputs[0]) else { return nil }
+            let scaled = producer(erf.inputs[0]), scaled.inputs.count == 2 else { return nil }
       if scaled.op == .elementwise(.div), isScalar(scaled.inputs[1], Float(2).squareRoot(), tolerance: 1e-4) {
         return scaled.inputs[0]
       }

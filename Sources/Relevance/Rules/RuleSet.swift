@@ -279,7 +279,7 @@ extension RuleSet {
   /// Op names a `op:` matcher accepts: the canonical ops as `Op.name` prints them.
   public static let opNames = [
     "Conv", "Dense", "MaxPool", "AveragePool", "GlobalAveragePool",
-    "LRN", "LayerNormalization", "Affine", "Concat", "Add", "Sub", "Mul", "Div", "Pad", "Softmax", "Transpose",
+    "LRN", "LayerNormalization", "Resize", "Affine", "Concat", "Add", "Sub", "Mul", "Div", "Pad", "Softmax", "Transpose",
     "Flatten", "Reshape", "Squeeze", "Unsqueeze",
   ] + ActivationRegistry.opNames
   /// Op groups a `op:` matcher accepts.

@@ -158,6 +158,8 @@ extension RelevancePlan {
     case .scale(let factors):
       let live = node.inputs.first { !graph.isConstant($0) }!
       return [(live, r.multiplied(byImage: Tensor(shape: [factors.count], data: factors)))]
+    case .resizeAdjoint(let rows, let columns):
+      return [(x, Kernels.resize2dTransposed(r, rows: rows, columns: columns, inputShape: inputShape))]
     case .layerNormGradient(let axis, let epsilon, let scale):
       return [(x, layerNormGradient(r, input: values[x]!, axis: axis, epsilon: epsilon, scale: scale))]
     case .lrnGradient(let p):
