@@ -116,6 +116,20 @@ class Upsampling(nn.Module):
         return self.fc(self.c2(up).mean((2, 3)))
 
 
+class MinMaxClip(nn.Module):
+    """ReLU6 and a lower clip written with torch.maximum/minimum against scalars (Max, Min)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 6, 3, padding=1)
+        self.fc = nn.Linear(6, 4)
+
+    def forward(self, x):
+        x = self.c1(x)
+        x = torch.minimum(torch.maximum(x, torch.tensor(0.0)), torch.tensor(1.5)) + torch.maximum(torch.tensor(-0.5), x)
+        return self.fc(x.mean((2, 3)))
+
+
 class ConvNeXtBlock(nn.Module):
     """torchvision's ConvNeXt pieces: a patchify stem with LayerNorm2d (permute → LayerNorm →
     permute), one CNBlock (depthwise 7×7, LayerNorm on NHWC, Linear → GELU → Linear as MatMul
@@ -146,6 +160,7 @@ CASES = {
     "signed_residual": (lambda: SignedResidual(), 17),
     "global_max_pooling": (lambda: GlobalMaxPooling(), 17),
     "resize": (lambda: Upsampling(), 17),
+    "min_max_clip": (lambda: MinMaxClip(), 17),
     "convnext_block": (lambda: ConvNeXtBlock(), 17),
     # torch's dynamo exporter: Gelu, LayerNormalization, and as_strided as Reshape → Gather.
     "convnext_block_dynamo": (lambda: ConvNeXtBlock(), 20),

@@ -21,7 +21,7 @@ final class OpFixtureTests: XCTestCase {
 
   func testForwardMatchesOnnxRuntime() throws {
     let cases = try Self.cases()
-    XCTAssertGreaterThanOrEqual(cases.count, 15)
+    XCTAssertGreaterThanOrEqual(cases.count, 16)
     for name in cases.keys.sorted() {
       let (graph, input) = try load(name)
       let logits = try XCTUnwrap(try ForwardPlan(graph: graph).run(input)[graph.outputs[0]], name)
@@ -72,6 +72,10 @@ final class OpFixtureTests: XCTestCase {
     let (maxPooling, _) = try load("global_max_pooling")
     XCTAssertEqual(maxPooling.nodes.filter { if case .maxPool(let p) = $0.op { return p.window.kernelH == 8 } else { return false } }
       .map(\.sourceOpType).sorted(), ["MaxPool", "ReduceMax"])
+    // Max/Min against scalars are clips.
+    let (clips, _) = try load("min_max_clip")
+    XCTAssertEqual(Set(clips.nodes.compactMap { if case .activation(let a) = $0.op { return a.description } else { return nil } }),
+                   Set([Clip(low: 0, high: .infinity), Clip(low: -.infinity, high: 1.5), Clip(low: -0.5, high: .infinity)].map { Activation($0).description }))
     // A gate is not a SiLU: Mul(x, Sigmoid(y)) stays a Mul.
     let (se, _) = try load("se_sigmoid")
     XCTAssertEqual(se.nodes.filter { $0.op == .elementwise(.mul) }.count, 1)

@@ -8,7 +8,8 @@ public enum ONNXImporter {
   static let structuralOperators = [
     "Add", "AveragePool", "BatchNormalization", "Cast", "Concat", "Constant",
     "ConstantOfShape", "Conv", "Div", "Dropout", "Flatten", "Gather", "Gemm",
-    "GlobalAveragePool", "GlobalMaxPool", "Identity", "LayerNormalization", "LRN", "MatMul", "MaxPool", "Mul", "Pad",
+    "GlobalAveragePool", "GlobalMaxPool", "Identity", "LayerNormalization", "LRN", "MatMul", "Max", "MaxPool",
+    "Min", "Mul", "Pad",
     "ReduceMax", "ReduceMean", "Reshape", "Resize", "Shape", "Slice", "Softmax", "Squeeze", "Sub", "Transpose", "Unsqueeze",
   ]
   public static let testedOpsets = 7...21
@@ -101,6 +102,17 @@ public enum ONNXImporter {
         guard size > 0, size <= 1 << 20 else { throw fail("attribute 'size' must be a positive integer (below 2^20), it is \(size)") }
         op = .lrn(LRNParameters(size: size, alpha: try attributes.float("alpha", 1e-4),
                                 beta: try attributes.float("beta", 0.75), bias: try attributes.float("bias", 1)))
+      case "Max", "Min":
+        // max(x, c) and min(x, c) with a constant scalar c are Clip(c, ∞) and Clip(−∞, c)
+        // (ReLU6 written as Min(Max(x, 0), 6)); of two activations they are not supported.
+        let constantIndex = inputs.indices.filter { knownConstant($0) != nil }
+        guard inputs.count == 2, constantIndex.count == 1, let c = knownConstant(constantIndex[0]), c.count == 1 else {
+          throw fail("\(record.opType) is supported with two inputs, one of them a constant scalar (a clip); got \(inputs.count) inputs, \(constantIndex.count) constant")
+        }
+        let bound = c.floats[0]
+        guard !bound.isNaN else { throw fail("the bound is NaN") }
+        op = .activation(Activation(record.opType == "Max" ? Clip(low: bound, high: .infinity) : Clip(low: -.infinity, high: bound)))
+        inputs = [inputs[1 - constantIndex[0]]]
       case "Resize":
         var resize = try Resize2D.importing(attributes, fail: fail)
         let scalesIndex = opset < 11 ? 1 : 2, sizesIndex = opset < 11 ? -1 : 3
