@@ -130,6 +130,19 @@ class MinMaxClip(nn.Module):
         return self.fc(x.mean((2, 3)))
 
 
+class TransposedConvolutions(nn.Module):
+    """ConvTranspose: stride 2 with padding and output_padding, and a grouped dilated one."""
+
+    def __init__(self):
+        super().__init__()
+        self.up1 = nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1)
+        self.up2 = nn.ConvTranspose2d(4, 6, 2, stride=1, padding=1, dilation=2, groups=2)
+        self.fc = nn.Linear(6, 4)
+
+    def forward(self, x):
+        return self.fc(self.up2(torch.relu(self.up1(x))).mean((2, 3)))
+
+
 class ConvNeXtBlock(nn.Module):
     """torchvision's ConvNeXt pieces: a patchify stem with LayerNorm2d (permute → LayerNorm →
     permute), one CNBlock (depthwise 7×7, LayerNorm on NHWC, Linear → GELU → Linear as MatMul
@@ -161,6 +174,7 @@ CASES = {
     "global_max_pooling": (lambda: GlobalMaxPooling(), 17),
     "resize": (lambda: Upsampling(), 17),
     "min_max_clip": (lambda: MinMaxClip(), 17),
+    "conv_transpose": (lambda: TransposedConvolutions(), 17),
     "convnext_block": (lambda: ConvNeXtBlock(), 17),
     # torch's dynamo exporter: Gelu, LayerNormalization, and as_strided as Reshape → Gather.
     "convnext_block_dynamo": (lambda: ConvNeXtBlock(), 20),

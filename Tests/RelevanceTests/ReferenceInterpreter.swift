@@ -135,6 +135,40 @@ struct ReferenceInterpreter {
     switch node.op {
     case .conv(let conv):
       return try convolution(operand(0), operand(1), optional(2), conv, fail)
+    case .convTranspose(let t):
+      // y[n, o, i·s − pb + k·d, ...] += x[n, c, i, ...] · W[c, o − g·(C_out/g), k, ...] for c in group g.
+      let x = try operand(0), w = try operand(1), b = try optional(2)?.asReals
+      let xv = x.asReals, wv = w.asReals, win = t.window
+      let (n, cin, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+      let (cog, kh, kw) = (w.shape[1], w.shape[2], w.shape[3])
+      let cout = cog * t.group, cig = cin / t.group
+      let oh = win.strideH * (h - 1) + t.outputPadding[0] + win.dilationH * (kh - 1) + 1 - win.padTop - win.padBottom
+      let ow = win.strideW * (wd - 1) + t.outputPadding[1] + win.dilationW * (kw - 1) + 1 - win.padLeft - win.padRight
+      var out = [Double](repeating: 0, count: n * cout * oh * ow)
+      for img in 0..<n {
+        for o in 0..<cout { for p in 0..<(oh * ow) { out[(img * cout + o) * oh * ow + p] = b?[o] ?? 0 } }
+        for c in 0..<cin {
+          let g = c / cig
+          for i in 0..<h {
+            for j in 0..<wd {
+              let v = xv[((img * cin + c) * h + i) * wd + j]
+              for oc in 0..<cog {
+                let o = g * cog + oc
+                for a in 0..<kh {
+                  let y = i * win.strideH - win.padTop + a * win.dilationH
+                  guard (0..<oh).contains(y) else { continue }
+                  for bb in 0..<kw {
+                    let z = j * win.strideW - win.padLeft + bb * win.dilationW
+                    guard (0..<ow).contains(z) else { continue }
+                    out[((img * cout + o) * oh + y) * ow + z] += v * wv[((c * cog + oc) * kh + a) * kw + bb]
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+      return Value(shape: [n, cout, oh, ow], reals: out)
     case .dense:
       let x = try operand(0), w = try operand(1), b = try optional(2)
       guard x.shape.count == 2, w.shape.count == 2, x.shape[1] == w.shape[1] else { throw fail("shapes \(x.shape) \(w.shape)") }

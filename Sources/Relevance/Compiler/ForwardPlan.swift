@@ -123,6 +123,15 @@ public struct ForwardPlan: Sendable {
       let weight = graph.constant(node, 1)!.tensor
       let bias = graph.constant(node, 2)?.floats
       return { Kernels.conv2d($0[0], weight: weight, bias: bias, window: conv.window, group: conv.group) }
+    case .convTranspose(let t):
+      let weight = graph.constant(node, 1)!.tensor
+      let bias = graph.constant(node, 2)?.floats
+      return { x in
+        let y = Kernels.conv2dTransposedInput(x[0], weight: weight, window: t.window, group: t.group,
+                                              inputShape: [x[0].shape[0]] + outputShape.dropFirst())
+        guard let bias else { return y }
+        return Kernels.channelAffine(y, scale: [Float](repeating: 1, count: bias.count), shift: bias)
+      }
     case .dense:
       let weight = graph.constant(node, 1)!.tensor
       let bias = graph.constant(node, 2)?.floats

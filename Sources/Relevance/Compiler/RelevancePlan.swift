@@ -74,6 +74,10 @@ public struct RelevancePlan: Sendable {
     /// For large dense layers: the plain weight (shared with the forward plan), whose variants
     /// are built `rows` at a time during the relevance pass instead of being stored.
     var denseBlocks: (weight: Tensor, rows: Int)?
+    /// A ConvTranspose: the layer computes `conv`'s adjoint (forward and transposed swap);
+    /// `transposedOutputShape` is its output shape ([1, ...]).
+    var transposedConvolution = false
+    var transposedOutputShape: [Int]? = nil
     /// Per denominator: its image-independent part (terms on bounds or ones, and the bias),
     /// for one image; nil where the step builds weights per block.
     var imageIndependentZ: [[Float]]?
@@ -142,6 +146,12 @@ public struct RelevancePlan: Sendable {
     case .conv(let conv):
       guard case .linear(let linear) = rule else { throw unsupported() }
       return .linear(linearStep(node, linear, conv: conv, graph: graph, nonNegativeInput: nonNegativeInput))
+    case .convTranspose(let t):
+      guard case .linear(let linear) = rule else { throw unsupported() }
+      var step = linearStep(node, linear, conv: t.adjointConv, graph: graph, nonNegativeInput: nonNegativeInput,
+                            transposedOutputShape: graph.shapes[node.output]!)
+      step.transposedConvolution = true
+      return .linear(step)
     case .dense:
       guard case .linear(let linear) = rule else { throw unsupported() }
       return .linear(linearStep(node, linear, conv: nil, graph: graph, nonNegativeInput: nonNegativeInput,
@@ -288,11 +298,12 @@ public struct RelevancePlan: Sendable {
   }
 
   static func linearStep(_ node: Node, _ rule: LinearRule, conv: Conv2D?, graph: Graph, nonNegativeInput: Bool,
-                         denseBlockThreshold: Int = defaultDenseBlockThreshold) -> LinearStep {
+                         denseBlockThreshold: Int = defaultDenseBlockThreshold, transposedOutputShape: [Int]? = nil) -> LinearStep {
     let weight = graph.constant(node, 1)!.tensor
     let bias = graph.constant(node, 2)?.floats
     return linearStep(weight: weight, bias: bias, rule: rule, conv: conv, inputShape: graph.shapes[node.inputs[0]],
-                      nonNegativeInput: nonNegativeInput, denseBlockThreshold: denseBlockThreshold)
+                      nonNegativeInput: nonNegativeInput, denseBlockThreshold: denseBlockThreshold,
+                      transposedOutputShape: transposedOutputShape)
   }
 
   /// The backward step of a conv (`conv` given) or dense layer with `weight` ([M, ...]) and
@@ -300,7 +311,8 @@ public struct RelevancePlan: Sendable {
   /// node: CLRP2's dual layer (negated weights) is built so. `inputShape` ([1, ...]) lets
   /// the image-independent part of the denominators be built now.
   static func linearStep(weight: Tensor, bias: [Float]?, rule: LinearRule, conv: Conv2D?, inputShape: [Int]?,
-                         nonNegativeInput: Bool, denseBlockThreshold: Int = defaultDenseBlockThreshold) -> LinearStep {
+                         nonNegativeInput: Bool, denseBlockThreshold: Int = defaultDenseBlockThreshold,
+                         transposedOutputShape: [Int]? = nil) -> LinearStep {
     let lowering = LinearRuleLowering(rule).specialized(nonNegativeInput: nonNegativeInput)
     let plain = weight.data
     var weights: [LinearRuleLowering.Weight: Tensor] = [:]
@@ -311,15 +323,17 @@ public struct RelevancePlan: Sendable {
       }
     }
     var biases: [LinearRuleLowering.Bias: [Float]] = [:]
-    let b = bias ?? [Float](repeating: 0, count: weight.shape[0])
+    let b = bias ?? [Float](repeating: 0, count: transposedOutputShape.map { $0[1] } ?? weight.shape[0])
     for d in lowering.denominators { if let variant = d.bias { biases[variant] = LinearRuleLowering.modify(bias: b, variant) } }
     var step = LinearStep(lowering: lowering, conv: conv, weights: weights, biases: biases)
+    step.transposedConvolution = transposedOutputShape != nil
+    step.transposedOutputShape = transposedOutputShape
     if blocked {
       step.denseBlocks = (weight, max(1, min(denseBlockThreshold, 1 << 18) / weight.shape[1]))
     } else if lowering.normalized, let inputShape {
       step.imageIndependentZ = step.imageIndependentDenominators(inputShape: inputShape)
     }
-    if let conv, let transposed = TransposedConvolution(conv, weightShape: weight.shape) {
+    if let conv, transposedOutputShape == nil, let transposed = TransposedConvolution(conv, weightShape: weight.shape) {
       step.transposedAsConv = transposed
       for (variant, w) in weights { step.transposedWeights[variant] = transposed.weight(from: w) }
     }

@@ -14,6 +14,20 @@ public struct Conv2D: Equatable, Sendable {
   public var autoPad: AutoPad
 }
 
+/// A 2-D transposed convolution (ONNX ConvTranspose): `inputs = [x, W, B?]`, W of shape
+/// [C_in, C_out/group, kH, kW]; the adjoint of the conv with this `window` and `group` from
+/// C_out to C_in channels. Output size per axis:
+/// stride·(in − 1) + outputPadding + dilation·(k − 1) + 1 − padBegin − padEnd.
+public struct ConvTranspose2D: Equatable, Sendable {
+  public var window: Window2D
+  public var group: Int
+  /// `output_padding` (height, width).
+  public var outputPadding: [Int]
+
+  /// The conv this op is the adjoint of.
+  public var adjointConv: Conv2D { Conv2D(window: window, group: group, autoPad: .explicit) }
+}
+
 /// A 2-D pooling window with its padding policy.
 public struct Pool2D: Equatable, Sendable {
   public var window: Window2D
@@ -48,6 +62,8 @@ public enum Op: Equatable, Sendable {
   // Layers and activations (canonical).
   /// `[x, W, B?]`, see `Conv2D`.
   case conv(Conv2D)
+  /// `[x, W, B?]`, see `ConvTranspose2D`.
+  case convTranspose(ConvTranspose2D)
   /// `[x, W, B?]`: y = x·Wᵀ + B for x of shape [N, K], W of shape [M, K].
   case dense
   /// `[x, scale, shift]`: y = x·scale[c] + shift[c] along axis 1 (BatchNorm, Keras' Mul+Add).
@@ -108,6 +124,7 @@ public enum Op: Equatable, Sendable {
     switch self {
     case .conv: return "Conv"
     case .dense: return "Dense"
+    case .convTranspose: return "ConvTranspose"
     case .affine: return "Affine"
     case .activation(let a): return a.name
     case .maxPool: return "MaxPool"

@@ -7,7 +7,7 @@ public enum ONNXImporter {
   /// Operators with a case in the importer's switch (activations come from `ActivationRegistry`).
   static let structuralOperators = [
     "Add", "AveragePool", "BatchNormalization", "Cast", "Concat", "Constant",
-    "ConstantOfShape", "Conv", "Div", "Dropout", "Flatten", "Gather", "Gemm",
+    "ConstantOfShape", "Conv", "ConvTranspose", "Div", "Dropout", "Flatten", "Gather", "Gemm",
     "GlobalAveragePool", "GlobalMaxPool", "Identity", "LayerNormalization", "LRN", "MatMul", "Max", "MaxPool",
     "Min", "Mul", "Pad",
     "ReduceMax", "ReduceMean", "Reshape", "Resize", "Shape", "Slice", "Softmax", "Squeeze", "Sub", "Transpose", "Unsqueeze",
@@ -85,6 +85,18 @@ public enum ONNXImporter {
         guard let kernel else { throw fail("no kernel_shape and no constant weight to infer it from") }
         let (window, autoPad) = try windowAttributes(attributes, kernel: kernel, fail: fail)
         op = .conv(Conv2D(window: window, group: try attributes.int("group", 1), autoPad: autoPad))
+      case "ConvTranspose":
+        var kernel = try attributes.ints("kernel_shape")
+        if kernel == nil, let weight = knownConstant(1), weight.shape.count >= 3 { kernel = Array(weight.shape.dropFirst(2)) }
+        guard let kernel else { throw fail("no kernel_shape and no constant weight to infer it from") }
+        let (window, autoPad) = try windowAttributes(attributes, kernel: kernel, fail: fail)
+        guard autoPad == .explicit else { throw fail("auto_pad '\(autoPad.rawValue)' is not supported for ConvTranspose; give pads") }
+        guard try attributes.ints("output_shape") == nil else { throw fail("the 'output_shape' attribute is not supported; give pads and output_padding") }
+        let outputPadding = try attributes.ints("output_padding") ?? [0, 0]
+        guard outputPadding.count == 2, outputPadding.allSatisfy({ $0 >= 0 }) else {
+          throw fail("output_padding \(outputPadding) must be two non-negative numbers")
+        }
+        op = .convTranspose(ConvTranspose2D(window: window, group: try attributes.int("group", 1), outputPadding: outputPadding))
       case "MaxPool", "AveragePool":
         guard let kernel = try attributes.ints("kernel_shape") else { throw fail("missing kernel_shape") }
         let (window, autoPad) = try windowAttributes(attributes, kernel: kernel, pooling: true, fail: fail)

@@ -216,6 +216,29 @@ struct NodeShapes {
 
   mutating func outputShape() throws -> [Int] {
     switch op {
+    case .convTranspose(let t):
+      let x = try shape(0), w = try shape(1)
+      guard x.count == 4, w.count == 4 else { throw fail("expects a 4-D input and weight, got \(x) and \(w)") }
+      guard t.group > 0, w[0] == x[1], x[1] % t.group == 0 else {
+        throw fail("weight \(w) with group \(t.group) does not match input channels \(x[1])")
+      }
+      guard w[2] == t.window.kernelH, w[3] == t.window.kernelW else {
+        throw fail("kernel_shape [\(t.window.kernelH), \(t.window.kernelW)] does not match weight \(w)")
+      }
+      let outChannels = w[1] * t.group
+      let win = t.window
+      let height = win.strideH * (x[2] - 1) + t.outputPadding[0] + win.dilationH * (win.kernelH - 1) + 1 - win.padTop - win.padBottom
+      let width = win.strideW * (x[3] - 1) + t.outputPadding[1] + win.dilationW * (win.kernelW - 1) + 1 - win.padLeft - win.padRight
+      guard height > 0, width > 0 else { throw fail("computes the empty output size \(height)×\(width)") }
+      // The adjoint conv must map the output back onto the input's size (output_padding < stride).
+      guard win.outputSize(height: height, width: width) == (x[2], x[3]) else {
+        throw fail("output_padding \(t.outputPadding) must be smaller than the strides [\(win.strideH), \(win.strideW)]")
+      }
+      if node.inputs.count > 2, !node.inputs[2].isEmpty {
+        guard try shape(2).elementCount == outChannels else { throw fail("bias of shape \(try shape(2)) does not match \(outChannels) output channels") }
+      }
+      guard constant(1) != nil else { throw fail("the weight must be a constant") }
+      return [x[0], outChannels, height, width]
     case .conv(var conv):
       let x = try shape(0), w = try shape(1)
       guard x.count == 4 else { throw fail("expects a 4-D input [N, C, H, W], got \(x)") }

@@ -10,7 +10,7 @@ enum RuleTarget: CaseIterable, Hashable, Sendable {
 
   init(_ node: Node, in graph: Graph) {
     switch node.op {
-    case .conv, .dense: self = .linear
+    case .conv, .convTranspose, .dense: self = .linear
     case .maxPool: self = .maxPool
     case .avgPool: self = .avgPool
     case .globalAvgPool: self = .globalAvgPool
@@ -24,7 +24,7 @@ enum RuleTarget: CaseIterable, Hashable, Sendable {
   /// `sum` and `product` between two activations, `other` with a constant.
   static func targets(opName: String) -> Set<RuleTarget> {
     switch opName {
-    case "Conv", "Dense": return [.linear]
+    case "Conv", "ConvTranspose", "Dense": return [.linear]
     case "MaxPool": return [.maxPool]
     case "AveragePool": return [.avgPool]
     case "GlobalAveragePool": return [.globalAvgPool]
@@ -50,7 +50,7 @@ enum RuleTarget: CaseIterable, Hashable, Sendable {
   /// The nodes of the family, for messages and the docs.
   var text: String {
     switch self {
-    case .linear: return "Conv, Dense"
+    case .linear: return "Conv, ConvTranspose, Dense"
     case .maxPool: return "MaxPool"
     case .avgPool: return "AveragePool"
     case .globalAvgPool: return "GlobalAveragePool"

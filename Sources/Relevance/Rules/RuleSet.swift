@@ -278,13 +278,13 @@ public func globMatch(_ pattern: String, _ text: String) -> Bool {
 extension RuleSet {
   /// Op names a `op:` matcher accepts: the canonical ops as `Op.name` prints them.
   public static let opNames = [
-    "Conv", "Dense", "MaxPool", "AveragePool", "GlobalAveragePool",
+    "Conv", "ConvTranspose", "Dense", "MaxPool", "AveragePool", "GlobalAveragePool",
     "LRN", "LayerNormalization", "Resize", "Affine", "Concat", "Add", "Sub", "Mul", "Div", "Pad", "Softmax", "Transpose",
     "Flatten", "Reshape", "Squeeze", "Unsqueeze",
   ] + ActivationRegistry.opNames
   /// Op groups a `op:` matcher accepts.
   public static let opGroups: [(name: String, ops: [String])] = [
-    ("linear", ["Conv", "Dense"]),
+    ("linear", ["Conv", "ConvTranspose", "Dense"]),
     ("pooling", ["MaxPool", "AveragePool", "GlobalAveragePool"]),
     ("activation", ActivationRegistry.opNames),
   ]

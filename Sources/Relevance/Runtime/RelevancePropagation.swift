@@ -368,6 +368,9 @@ extension RelevancePlan.LinearStep {
   }
 
   func forward(_ x: Tensor, _ w: Tensor) -> Tensor {
+    if transposedConvolution, let conv, let shape = transposedOutputShape {
+      return Kernels.conv2dTransposedInput(x, weight: w, window: conv.window, group: conv.group, inputShape: [x.shape[0]] + shape.dropFirst())
+    }
     if let conv { return Kernels.conv2d(x, weight: w, bias: nil, window: conv.window, group: conv.group) }
     return Kernels.dense(x, weight: w, bias: nil)
   }
@@ -379,6 +382,7 @@ extension RelevancePlan.LinearStep {
       return Kernels.conv2d(s, weight: transposedWeights[variant]!, bias: nil, window: t.window, group: t.group)
     }
     let w = weights[variant]!
+    if transposedConvolution, let conv { return Kernels.conv2d(s, weight: w, bias: nil, window: conv.window, group: conv.group) }
     if let conv { return Kernels.conv2dTransposedInput(s, weight: w, window: conv.window, group: conv.group, inputShape: inputShape) }
     return Kernels.denseTransposed(s, weight: w)
   }
