@@ -11,7 +11,9 @@ final class ActivationTests: XCTestCase {
     Activation(Clip(low: 0, high: 6)), Activation(Sigmoid()), Activation(HardSigmoid(alpha: 0.2, beta: 0.5)),
     Activation(HardSigmoid(alpha: 1 / 6, beta: 0.5)), Activation(HardSwish()), Activation(Tanh()),
     Activation(SiLU()), Activation(GELU(tanhApproximation: false)), Activation(GELU(tanhApproximation: true)),
-    Activation(Erf()),
+    Activation(Erf()), Activation(Softplus()), Activation(Softsign()), Activation(Elu(alpha: 1)), Activation(Elu(alpha: 0.3)),
+    Activation(Selu(alpha: 1.67326319217681884765625, gamma: 1.05070102214813232421875)), Activation(Mish()),
+    Activation(ThresholdedRelu(alpha: 1)), Activation(ThresholdedRelu(alpha: -0.5)),
   ]
 
   static let points: [Float] = stride(from: -7, through: 7, by: 0.037).map { Float($0) }

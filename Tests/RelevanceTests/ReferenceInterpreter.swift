@@ -672,6 +672,12 @@ func referenceActivation(_ a: Activation) -> ((Double) -> Double)? {
   case "HardSwish": return { $0 * max(0, min(1, $0 / 6 + 0.5)) }
   case "Tanh": return { tanh($0) }
   case "Erf": return { erf($0) }
+  case "Softplus": return { log(1 + exp($0)) }
+  case "Softsign": return { $0 / (1 + abs($0)) }
+  case "Elu": return { $0 > 0 ? $0 : p[0] * (exp($0) - 1) }
+  case "Selu": return { $0 > 0 ? p[1] * $0 : p[1] * p[0] * (exp($0) - 1) }
+  case "Mish": return { $0 * tanh(log(1 + exp($0))) }
+  case "ThresholdedRelu": return { $0 > p[0] ? $0 : 0 }
   case "SiLU": return { $0 * sigmoid($0) }
   case "Gelu":
     if p[0] != 0 { return { 0.5 * $0 * (1 + tanh((2 / Double.pi).squareRoot() * ($0 + 0.044715 * $0 * $0 * $0))) } }
