@@ -56,12 +56,16 @@ final class OpFixtureTests: XCTestCase {
     let (tanhGelu, _) = try load("gelu_tanh_opset20")
     XCTAssertEqual(tanhGelu.nodes.filter { $0.op == .activation(Activation(GELU(tanhApproximation: true))) }.count, 2)
     // ConvNeXt: the Linear layers (MatMul on NHWC) become 1×1 convs with their bias folded in,
-    // LayerNorm stays, GELU is fused; the layer scale is an affine map.
+    // LayerNorm stays, GELU is fused.
     for name in ["convnext_block", "convnext_block_dynamo"] {
     let (convnext, _) = try load(name)
     XCTAssertFalse(convnext.nodes.contains { $0.op == .matMul || $0.op == .elementwise(.add) && $0.inputs.contains(where: convnext.isConstant) })
     let pointwise = convnext.nodes.filter { if case .conv(let c) = $0.op { return c.window.kernelH == 1 } else { return false } }
-    XCTAssertEqual(pointwise.map(\.sourceOpType), ["MatMul", "MatMul"])
+    // The second one also absorbs the layer scale (its transposes cancelled, the Mul folds in).
+    XCTAssertEqual(pointwise.map(\.sourceOpType), ["MatMul", "MatMul+Mul"])
+    // Left: the transposes around the three LayerNorms (on NHWC); those around GELU and the
+    // layer scale cancelled.
+    XCTAssertEqual(convnext.nodes.filter { if case .transpose = $0.op { return true } else { return false } }.count, 6)
     XCTAssertTrue(pointwise.allSatisfy { $0.inputs.count == 3 }, "bias folded")
     XCTAssertEqual(convnext.nodes.filter { if case .layerNorm = $0.op { return true } else { return false } }.count, 3)
     XCTAssertEqual(convnext.nodes.filter { $0.op == .activation(Activation(GELU(tanhApproximation: false))) }.count, 1)

@@ -689,11 +689,36 @@ final class PassTests: XCTestCase {
       .contains("ReduceMax is supported over the spatial axes"))
   }
 
+  /// Inverse transposes around activations cancel (also directly adjacent ones); a chain with a
+  /// second reader, a non-inverse permutation or a non-activation in between stays.
+  func testCancelTransposes() throws {
+    var b = GraphBuilder(seed: 53)
+    let x = b.conv(b.input, in: 3, out: 4)
+    let nhwc = b.add(.transpose(perm: [0, 2, 3, 1]), [x], name: "to_nhwc")
+    let gelu = b.add(.activation(Activation(GELU(tanhApproximation: false))), [nhwc], name: "gelu")
+    let act = b.add(.sigmoid, [gelu], name: "sigmoid")
+    let back = b.add(.transpose(perm: [0, 3, 1, 2]), [act], name: "to_nchw")
+    let direct = b.add(.transpose(perm: [0, 3, 1, 2]), [b.add(.transpose(perm: [0, 2, 3, 1]), [back], name: "t1")], name: "t2")
+    let y = b.conv(direct, in: 4, out: 2, name: "after")
+    // Stays: the transposed value has a second reader.
+    let shared = b.add(.transpose(perm: [0, 2, 3, 1]), [y], name: "shared")
+    let kept = b.add(.transpose(perm: [0, 3, 1, 2]), [b.add(.relu, [shared])], name: "kept_back")
+    // Stays: not the inverse permutation.
+    let other = b.add(.transpose(perm: [0, 1, 3, 2]), [b.add(.transpose(perm: [0, 2, 3, 1]), [y], name: "nhwc2")], name: "not_inverse")
+    let c = PassCase(name: "transposes", graph: b.graph([1, 3, 4, 5], outputs: [kept, shared, other]), inputShape: [1, 3, 4, 5])
+    let (_, after) = try checkPass(CancelTransposes(), c)
+    let names = Set(after.nodes.map(\.name))
+    XCTAssertTrue(names.isDisjoint(with: ["to_nhwc", "to_nchw", "t1", "t2"]))
+    XCTAssertTrue(names.isSuperset(of: ["gelu", "sigmoid", "shared", "kept_back", "nhwc2", "not_inverse"]))
+    XCTAssertEqual(after.nodes.first { $0.name == "gelu" }!.inputs, [x])
+    XCTAssertEqual(after.shapes[after.nodes.first { $0.name == "sigmoid" }!.output], [1, 4, 4, 5])
+  }
+
   func testEveryCanonicalizerPassIsTestedHere() {
     let tested: Set<String> = [RemoveIdentities().name, StripTrailingSoftmax().name, LowerBatchNorm().name,
                                LowerConstantScaleShift().name, LowerDense().name, MergeAffines().name,
                                FoldAffineIntoLinear().name, LowerReduceMean().name, FuseActivationPatterns().name,
-                               LowerLastAxisMatMul().name, LowerGatherAsReshape().name]
+                               LowerLastAxisMatMul().name, LowerGatherAsReshape().name, CancelTransposes().name]
     for pass in Canonicalizer.passes {
       XCTAssertTrue(tested.contains(pass.name), "pass \(pass.name) has no test in PassTests")
     }

@@ -19,6 +19,7 @@ public enum Canonicalizer {
     LowerReduceMean(),
     LowerConstantScaleShift(),
     LowerLastAxisMatMul(),
+    CancelTransposes(),
     LowerDense(),
     MergeAffines(),
     FoldAffineIntoLinear(),
