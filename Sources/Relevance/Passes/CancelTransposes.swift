@@ -2,11 +2,16 @@
 /// removed together with it; the activations then run on the untransposed values (they act on
 /// each element alone, so the order of elements does not matter to them):
 ///
-///   Transpose(p) → f₁ → … → fₖ → Transpose(p⁻¹)   ⇒   f₁ → … → fₖ      (k ≥ 0)
+///   Transpose(p) → f₁ → … → fₖ → Transpose(p⁻¹)   ⇒   f₁ → … → fₖ      (k ≥ 1)
 ///
 /// Every value of the chain but the last must have one reader and must not be a graph output.
 /// ConvNeXt's Linear layers, lowered to 1×1 convs between transposes (`LowerLastAxisMatMul`),
-/// leave such pairs around their GELU and before the layer scale.
+/// leave such a pair around their GELU.
+///
+/// Adjacent inverse pairs (k = 0) are left: removing them would let `FoldAffineIntoLinear`
+/// fold ConvNeXt's layer scale (1e-6 at initialization) into the second Linear, whose z-rule
+/// denominators would then be of the order of the rules' absolute stabilizer (1e-6) and lose
+/// relevance; kept apart, the scale is an affine node that passes relevance unchanged.
 public struct CancelTransposes: GraphPass {
   public init() {}
   public var name: String { "cancel-transposes" }
@@ -40,13 +45,8 @@ public struct CancelTransposes: GraphPass {
             rewritten.nodes[index].inputs = [input]
             input = rewritten.nodes[index].output
           }
-          if let last = chain.last {
-            rewritten.nodes[last].outputs = [reader.output]
-          } else if !graph.outputs.contains(reader.output) {
-            rewritten.replaceUses(of: reader.output, with: input)
-          } else {
-            break
-          }
+          guard let last = chain.last else { break }
+          rewritten.nodes[last].outputs = [reader.output]
           rewritten.nodes.removeAll { $0.name == node.name && $0.output == node.output || $0.name == reader.name && $0.output == reader.output }
           for index in chain { rewritten.shapes[graph.nodes[index].output] = nil }
           graph = rewritten

@@ -315,7 +315,7 @@ extension RuleSet {
     if let group = opGroups.first(where: { $0.name == key }) { return group.ops }
     if let op = opNames.first(where: { $0.lowercased() == key }) { return [op] }
     let hint = onnxHints[key].map { " (canonical graphs call it \($0))" } ?? ""
-    throw ConfigProblem("unknown op `\(ConfigYAML.excerpt(name))`\(hint); ops: \(opNames.joined(separator: ", ")); groups: \(opGroups.map { "\($0.name) (\($0.ops.joined(separator: ", ")))" }.joined(separator: ", "))")
+    throw ConfigProblem("unknown op `\(ConfigYAML.excerpt(name))`\(hint); ops: \(opNames.joined(separator: ", ")); groups: \(opGroups.map { $0.name == "activation" ? "activation (every activation)" : "\($0.name) (\($0.ops.joined(separator: ", ")))" }.joined(separator: ", "))")
   }
 }
 
