@@ -4,7 +4,7 @@ one, load and run), for Tests/RelevanceTests/BadInputTests.swift.
 
 Written files (Tests/Fixtures/bad/, committed, each a few hundred bytes to a few KB)
 -------------------------------------------------------------------------------
-unsupported_op.onnx        Conv -> Sigmoid ('act1'): an operator clrp does not import
+unsupported_op.onnx        Conv -> Hardmax ('act1'): an operator clrp does not import
 int_input.onnx             INT64 graph input (token ids) -> Cast -> Conv
 conv_weight_mismatch.onnx  3-channel input, Conv weight [4, 5, 3, 3] ('conv1')
 dangling_input.onnx        Relu 'relu1' reads 'ghost', which nothing produces
@@ -83,7 +83,7 @@ def build() -> dict[str, onnx.ModelProto]:
 
     models["unsupported_op"] = model(
         [conv("conv1", "x", "w1", "c1", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
-         helper.make_node("Sigmoid", ["c1"], ["y"], name="act1")],
+         helper.make_node("Hardmax", ["c1"], ["y"], name="act1")],
         [image_input()], [output()], [weights("w1", [4, 3, 3, 3])])
 
     models["int_input"] = model(

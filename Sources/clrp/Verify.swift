@@ -11,7 +11,8 @@ struct Verify: ParsableCommand {
       relevance it passes on, their ratio, the running ratio to the initial score, and why
       relevance leaked where it did (bias absorption, stabilizer, zero denominators).
       Exits with status 1 when a rule that should conserve relevance (zplus, alphabeta, zbox,
-      wsquare, flat without bias; pooling rules; pass-through) loses more than --tolerance,
+      wsquare, flat without bias; pooling, residual and gate rules; pass-through: the
+      "conserves" column of Docs/RULES.md) loses more than --tolerance,
       and when the input, the score or the relevance is not finite. A single-denominator rule
       (zplus, zbox, wsquare, flat, proportional) that loses relevance at a node with zero
       denominators only gets a warning: where all inputs of a unit are 0 the relevance arriving
@@ -125,35 +126,14 @@ struct Verify: ParsableCommand {
                         tolerance: Double(tolerance.description) ?? Double(tolerance), layers: layers, failures: failures, zeroDenominatorLosses: zeroLosses)
   }
 
-  /// Conserving rules with a single denominator per output unit: where it is exactly 0 (z⁺:
-  /// every input of the unit is 0 or meets a non-positive weight) the relevance arriving at the
-  /// unit has nowhere to go and is lost by the rule's definition. Alpha-beta is not among them:
-  /// one of its two sides being 0 breaks conservation in a way worth flagging.
-  static func losesOnlyAtZeroDenominators(_ rule: Rule) -> Bool {
-    switch rule {
-    case .linear(let linear):
-      switch linear.kind {
-      case .zPlus, .zBox, .wSquare, .flat: return true
-      default: return false
-      }
-    case .proportional: return true
-    default: return false
-    }
-  }
+  /// Conserving rules with a single denominator per output unit (`RuleCatalog`): where it is
+  /// exactly 0 (z⁺: every input of the unit is 0 or meets a non-positive weight) the relevance
+  /// arriving at the unit has nowhere to go and is lost by the rule's definition. Alpha-beta is
+  /// not among them: one of its two sides being 0 breaks conservation in a way worth flagging.
+  static func losesOnlyAtZeroDenominators(_ rule: Rule) -> Bool { rule.losesOnlyAtZeroDenominators }
 
-  /// Rules that conserve relevance exactly (up to zero denominators).
-  static func shouldConserve(_ rule: Rule) -> Bool {
-    switch rule {
-    case .linear(let linear):
-      guard !linear.bias else { return false }
-      switch linear.kind {
-      case .zPlus, .alphaBeta, .zBox, .wSquare, .flat: return true
-      default: return false
-      }
-    case .winnerTakeAll, .proportional, .uniform, .pass: return true
-    case .gradient, .guidedBackprop, .deconvnet: return false
-    }
-  }
+  /// Rules that conserve relevance exactly (up to zero denominators), from `RuleCatalog`.
+  static func shouldConserve(_ rule: Rule) -> Bool { rule.shouldConserve }
 }
 
 /// What `clrp verify` reports, the same values for the text and the JSON output.

@@ -59,8 +59,8 @@ final class BadInputTests: XCTestCase {
   // MARK: - Bad models
 
   func testUnsupportedOperator() {
-    assertRejected("unsupported_op", node: "act1", opType: "Sigmoid",
-                   ["operator 'Sigmoid' is not supported", "supported: ", "Conv", "MaxPool", "Relu"])
+    assertRejected("unsupported_op", node: "act1", opType: "Hardmax",
+                   ["operator 'Hardmax' is not supported", "supported: ", "Conv", "MaxPool", "Relu"])
   }
 
   func testIntegerInput() {

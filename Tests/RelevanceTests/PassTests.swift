@@ -587,10 +587,138 @@ final class PassTests: XCTestCase {
                    ["aff_before_conv", "aff_before_reshape", "aff_shared_conv"])
   }
 
+  /// SiLU (both Mul orders) and GELU's erf decomposition (both Mul orders, Div by √2 or Mul by
+  /// 1/√2) fuse into single activations; a gate Mul(x, Sigmoid(y)) and a pattern whose inner
+  /// values are read elsewhere keep what they need.
+  func testFuseActivationPatterns() throws {
+    var b = GraphBuilder(seed: 31)
+    let x = b.conv(b.input, in: 2, out: 4)
+    let y = b.conv(b.input, in: 2, out: 4)
+    let silu1 = b.add(.elementwise(.mul), [x, b.add(.sigmoid, [x])], name: "silu1")
+    let silu2 = b.add(.elementwise(.mul), [b.add(.sigmoid, [y]), y], name: "silu2")
+    let gate = b.add(.elementwise(.mul), [x, b.add(.sigmoid, [y])], name: "gate")
+    func erfPart(_ v: ValueName, divide: Bool) -> ValueName {
+      let scaled = divide ? b.add(.elementwise(.div), [v, b.floats([Float(2).squareRoot()], shape: [])])
+                          : b.add(.elementwise(.mul), [b.floats([1 / Float(2).squareRoot()], shape: []), v])
+      let erf = b.add(.activation(Activation(Erf())), [scaled])
+      return b.add(.elementwise(.add), [b.floats([1], shape: []), erf])
+    }
+    let gelu1 = b.add(.elementwise(.mul), [b.add(.elementwise(.mul), [x, erfPart(x, divide: true)]), b.floats([0.5], shape: [])], name: "gelu1")
+    let gelu2 = b.add(.elementwise(.mul), [erfPart(y, divide: false), b.add(.elementwise(.mul), [b.floats([0.5], shape: []), y])], name: "gelu2")
+    let c = PassCase(name: "activation patterns", graph: b.graph([1, 2, 5, 5], outputs: [silu1, silu2, gate, gelu1, gelu2]), inputShape: [1, 2, 5, 5])
+    let (_, after) = try checkPass(FuseActivationPatterns(), c)
+    let op = { (name: String) in after.nodes.first { $0.name == name }!.op }
+    XCTAssertEqual(op("silu1"), .silu)
+    XCTAssertEqual(op("silu2"), .silu)
+    XCTAssertEqual(op("gate"), .elementwise(.mul))
+    XCTAssertEqual(op("gelu1"), .activation(Activation(GELU(tanhApproximation: false))))
+    XCTAssertEqual(op("gelu2"), .activation(Activation(GELU(tanhApproximation: false))))
+    // Only the gate's Sigmoid is left of the patterns' inner nodes.
+    XCTAssertEqual(after.nodes.filter { $0.op == .sigmoid }.count, 1)
+    XCTAssertFalse(after.nodes.contains { if case .activation(let a) = $0.op { return a.name == "Erf" } else { return false } })
+  }
+
+  /// MatMul by a constant [K, M] on the last axis of an NHWC activation becomes a 1×1 conv
+  /// between transposes; a following bias Add is folded in only when nothing else reads the
+  /// MatMul's output. A rank-2 MatMul is left to LowerDense.
+  func testLowerLastAxisMatMul() throws {
+    var b = GraphBuilder(seed: 41)
+    let nhwc = b.add(.transpose(perm: [0, 2, 3, 1]), [b.conv(b.input, in: 3, out: 4)])
+    let withBias = b.add(.elementwise(.add), [b.add(.matMul, [nhwc, b.weights([4, 6])], name: "fc1"), b.weights([6])], name: "bias1")
+    let shared = b.add(.matMul, [nhwc, b.weights([4, 5])], name: "fc2")
+    let biased = b.add(.elementwise(.add), [b.weights([5]), shared], name: "bias2")
+    let c = PassCase(name: "last-axis matmul", graph: b.graph([1, 3, 4, 4], outputs: [withBias, shared, biased]), inputShape: [1, 3, 4, 4])
+    let (_, after) = try checkPass(LowerLastAxisMatMul(), c)
+    let fc1 = after.nodes.first { $0.name == "fc1" }!, fc2 = after.nodes.first { $0.name == "fc2" }!
+    XCTAssertEqual(fc1.op, .conv(Conv2D(window: Window2D(kernelH: 1, kernelW: 1), group: 1, autoPad: .explicit)))
+    XCTAssertEqual(after.constants[fc1.inputs[1]]?.shape, [6, 4, 1, 1])
+    XCTAssertEqual(fc1.inputs.count, 3, "bias1 folded into fc1")
+    XCTAssertFalse(after.nodes.contains { $0.name == "bias1" })
+    XCTAssertEqual(fc2.inputs.count, 2, "fc2's output is read twice: its bias Add stays")
+    XCTAssertTrue(after.nodes.contains { $0.name == "bias2" })
+    XCTAssertFalse(after.nodes.contains { $0.op == .matMul })
+  }
+
+  /// Gather(Reshape(x, [-1]), indices = 0..<n shaped [1, C, 1, 1]) (dynamo's as_strided) is a
+  /// reshape of x; indices in another order stay a Gather (and are refused as run-time data).
+  func testLowerGatherAsReshape() throws {
+    var b = GraphBuilder(seed: 43)
+    let x = b.add(.globalAvgPool, [b.conv(b.input, in: 3, out: 4)])
+    let flat = b.add(.reshape(allowZero: false), [x, b.ints([-1])], name: "flat")
+    let strided = b.add(.gather(axis: 0), [flat, b.ints([0, 1, 2, 3], shape: [1, 4, 1, 1])], name: "as_strided")
+    let c = PassCase(name: "gather as reshape", graph: b.graph([1, 3, 4, 4], outputs: [strided]), inputShape: [1, 3, 4, 4])
+    let (_, after) = try checkPass(LowerGatherAsReshape(), c)
+    let node = after.nodes.first { $0.name == "as_strided" }!
+    XCTAssertEqual(node.op, .reshape(allowZero: false))
+    XCTAssertEqual(node.inputs[0], x, "reads the value before the flattening reshape")
+    XCTAssertFalse(after.nodes.contains { $0.name == "flat" })
+
+    var p = GraphBuilder(seed: 43)
+    let y = p.add(.globalAvgPool, [p.conv(p.input, in: 3, out: 4)])
+    let permuted = p.add(.gather(axis: 0), [p.add(.reshape(allowZero: false), [y, p.ints([-1])]), p.ints([1, 0, 2, 3], shape: [1, 4, 1, 1])])
+    try checkPass(LowerGatherAsReshape(), PassCase(name: "permuting gather", graph: p.graph([1, 3, 4, 4], outputs: [permuted]), inputShape: [1, 3, 4, 4]), changes: false)
+    XCTAssertTrue(message { try Canonicalizer.canonicalize(p.graph([1, 3, 4, 4], outputs: [permuted]), inputShape: [1, 3, 4, 4]) }
+      .contains("needs constant inputs"))
+  }
+
+  /// GlobalMaxPool and ReduceMax over the plane (kept or dropped axes) canonicalize to max
+  /// pools over the whole plane and compute what the interpreter computes on the original ops;
+  /// ReduceMax over channels is refused.
+  func testGlobalMaxPoolAndReduceMax() throws {
+    var b = GraphBuilder(seed: 47)
+    let x = b.conv(b.input, in: 3, out: 4)
+    let global = b.add(.globalMaxPool, [x], name: "gmp")
+    let kept = b.add(.reduceMax(axes: [2, 3], keepDims: true, noopWithEmptyAxes: false), [x], name: "max_keep")
+    let dropped = b.add(.reduceMax(axes: nil, keepDims: false, noopWithEmptyAxes: false), [x, b.ints([-2, -1])], name: "max_drop")
+    let graph = b.graph([1, 3, 5, 6], outputs: [global, kept, dropped])
+    var bound = graph
+    try Canonicalizer.bindInput(&bound, [1, 3, 5, 6])
+    var rng = SeededRandom(seed: 5)
+    let input = rng.tensor([1, 3, 5, 6])
+    let expected = try ReferenceInterpreter(graph: bound).outputs(input)
+    let canonical = try Canonicalizer.canonicalize(graph, inputShape: [1, 3, 5, 6])
+    XCTAssertEqual(canonical.nodes.filter { if case .maxPool(let p) = $0.op { return p.window.kernelH == 5 && p.window.kernelW == 6 } else { return false } }.count, 3)
+    let actual = try ForwardPlan(graph: canonical).run(input)
+    for (i, name) in canonical.outputs.enumerated() {
+      XCTAssertEqual(actual[name]!.shape, expected[i].shape)
+      XCTAssertLessThan(relativeError(actual[name]!.data, expected[i].data), 1e-6, name)
+    }
+    var c = GraphBuilder(seed: 47)
+    let channels = c.add(.reduceMax(axes: [1], keepDims: true, noopWithEmptyAxes: false), [c.conv(c.input, in: 3, out: 4)])
+    XCTAssertTrue(message { try Canonicalizer.canonicalize(c.graph([1, 3, 5, 6], outputs: [channels]), inputShape: [1, 3, 5, 6]) }
+      .contains("ReduceMax is supported over the spatial axes"))
+  }
+
+  /// Inverse transposes around activations cancel; directly adjacent ones, a chain with a
+  /// second reader and a non-inverse permutation stay.
+  func testCancelTransposes() throws {
+    var b = GraphBuilder(seed: 53)
+    let x = b.conv(b.input, in: 3, out: 4)
+    let nhwc = b.add(.transpose(perm: [0, 2, 3, 1]), [x], name: "to_nhwc")
+    let gelu = b.add(.activation(Activation(GELU(tanhApproximation: false))), [nhwc], name: "gelu")
+    let act = b.add(.sigmoid, [gelu], name: "sigmoid")
+    let back = b.add(.transpose(perm: [0, 3, 1, 2]), [act], name: "to_nchw")
+    let direct = b.add(.transpose(perm: [0, 3, 1, 2]), [b.add(.transpose(perm: [0, 2, 3, 1]), [back], name: "t1")], name: "t2")
+    let y = b.conv(direct, in: 4, out: 2, name: "after")
+    // Stays: the transposed value has a second reader.
+    let shared = b.add(.transpose(perm: [0, 2, 3, 1]), [y], name: "shared")
+    let kept = b.add(.transpose(perm: [0, 3, 1, 2]), [b.add(.relu, [shared])], name: "kept_back")
+    // Stays: not the inverse permutation.
+    let other = b.add(.transpose(perm: [0, 1, 3, 2]), [b.add(.transpose(perm: [0, 2, 3, 1]), [y], name: "nhwc2")], name: "not_inverse")
+    let c = PassCase(name: "transposes", graph: b.graph([1, 3, 4, 5], outputs: [kept, shared, other]), inputShape: [1, 3, 4, 5])
+    let (_, after) = try checkPass(CancelTransposes(), c)
+    let names = Set(after.nodes.map(\.name))
+    XCTAssertTrue(names.isDisjoint(with: ["to_nhwc", "to_nchw"]))
+    XCTAssertTrue(names.isSuperset(of: ["gelu", "sigmoid", "t1", "t2", "shared", "kept_back", "nhwc2", "not_inverse"]))
+    XCTAssertEqual(after.nodes.first { $0.name == "gelu" }!.inputs, [x])
+    XCTAssertEqual(after.shapes[after.nodes.first { $0.name == "sigmoid" }!.output], [1, 4, 4, 5])
+  }
+
   func testEveryCanonicalizerPassIsTestedHere() {
     let tested: Set<String> = [RemoveIdentities().name, StripTrailingSoftmax().name, LowerBatchNorm().name,
                                LowerConstantScaleShift().name, LowerDense().name, MergeAffines().name,
-                               FoldAffineIntoLinear().name, LowerReduceMean().name]
+                               FoldAffineIntoLinear().name, LowerReduceMean().name, FuseActivationPatterns().name,
+                               LowerLastAxisMatMul().name, LowerGatherAsReshape().name, CancelTransposes().name]
     for pass in Canonicalizer.passes {
       XCTAssertTrue(tested.contains(pass.name), "pass \(pass.name) has no test in PassTests")
     }

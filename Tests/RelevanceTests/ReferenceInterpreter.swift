@@ -135,6 +135,40 @@ struct ReferenceInterpreter {
     switch node.op {
     case .conv(let conv):
       return try convolution(operand(0), operand(1), optional(2), conv, fail)
+    case .convTranspose(let t):
+      // y[n, o, i·s − pb + k·d, ...] += x[n, c, i, ...] · W[c, o − g·(C_out/g), k, ...] for c in group g.
+      let x = try operand(0), w = try operand(1), b = try optional(2)?.asReals
+      let xv = x.asReals, wv = w.asReals, win = t.window
+      let (n, cin, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+      let (cog, kh, kw) = (w.shape[1], w.shape[2], w.shape[3])
+      let cout = cog * t.group, cig = cin / t.group
+      let oh = win.strideH * (h - 1) + t.outputPadding[0] + win.dilationH * (kh - 1) + 1 - win.padTop - win.padBottom
+      let ow = win.strideW * (wd - 1) + t.outputPadding[1] + win.dilationW * (kw - 1) + 1 - win.padLeft - win.padRight
+      var out = [Double](repeating: 0, count: n * cout * oh * ow)
+      for img in 0..<n {
+        for o in 0..<cout { for p in 0..<(oh * ow) { out[(img * cout + o) * oh * ow + p] = b?[o] ?? 0 } }
+        for c in 0..<cin {
+          let g = c / cig
+          for i in 0..<h {
+            for j in 0..<wd {
+              let v = xv[((img * cin + c) * h + i) * wd + j]
+              for oc in 0..<cog {
+                let o = g * cog + oc
+                for a in 0..<kh {
+                  let y = i * win.strideH - win.padTop + a * win.dilationH
+                  guard (0..<oh).contains(y) else { continue }
+                  for bb in 0..<kw {
+                    let z = j * win.strideW - win.padLeft + bb * win.dilationW
+                    guard (0..<ow).contains(z) else { continue }
+                    out[((img * cout + o) * oh + y) * ow + z] += v * wv[((c * cog + oc) * kh + a) * kw + bb]
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+      return Value(shape: [n, cout, oh, ow], reals: out)
     case .dense:
       let x = try operand(0), w = try operand(1), b = try optional(2)
       guard x.shape.count == 2, w.shape.count == 2, x.shape[1] == w.shape[1] else { throw fail("shapes \(x.shape) \(w.shape)") }
@@ -174,12 +208,9 @@ struct ReferenceInterpreter {
       return Value(shape: Array(a.shape.dropLast()) + [m], reals: out)
     case .elementwise(let op):
       return try broadcast(operand(0), operand(1), op, fail)
-    case .relu:
-      return map(try operand(0)) { max($0, 0) }
-    case .leakyRelu(let alpha):
-      return map(try operand(0)) { $0 >= 0 ? $0 : Double(alpha) * $0 }
-    case .clip(let low, let high):
-      return map(try operand(0)) { min(max($0, Double(low)), Double(high)) }
+    case .activation(let a):
+      guard let f = referenceActivation(a) else { throw fail("no reference for activation \(a)") }
+      return map(try operand(0), f)
     case .maxPool(let pool), .avgPool(let pool):
       return try pooling(operand(0), pool, isMax: { if case .maxPool = node.op { return true } else { return false } }(), fail)
     case .globalAvgPool:
@@ -205,6 +236,45 @@ struct ReferenceInterpreter {
       let n = Double(x.count / max(sums.count, 1))
       let shape = keepDims ? kept : x.shape.indices.filter { !reduced.contains($0) }.map { x.shape[$0] }
       return Value(shape: shape, reals: sums.map { $0 / n })
+    case .reduceMax(let attributeAxes, let keepDims, let noop):
+      let x = try operand(0), xv = x.asReals
+      let given = try optional(1)?.asInts
+      var axes = attributeAxes ?? given ?? []
+      if axes.isEmpty { axes = noop ? [] : Array(x.shape.indices) }
+      let reduced = Set(axes.map { $0 < 0 ? $0 + x.shape.count : $0 })
+      let kept = x.shape.indices.map { reduced.contains($0) ? 1 : x.shape[$0] }
+      var maxima = [Double](repeating: -.infinity, count: kept.reduce(1, *))
+      let xs = rowMajorStrides(x.shape), ks = rowMajorStrides(kept)
+      for flat in 0..<x.count {
+        var target = 0
+        for d in x.shape.indices where !reduced.contains(d) { target += (flat / xs[d]) % x.shape[d] * ks[d] }
+        maxima[target] = max(maxima[target], xv[flat])
+      }
+      let shape = keepDims ? kept : x.shape.indices.filter { !reduced.contains($0) }.map { x.shape[$0] }
+      return Value(shape: shape, reals: maxima)
+    case .resize:
+      throw fail("no reference for Resize (tested against onnxruntime in OpFixtureTests)")
+    case .globalMaxPool:
+      let x = try operand(0), xv = x.asReals
+      let planes = x.shape[0] * x.shape[1], size = x.count / planes
+      let out = (0..<planes).map { p in (0..<size).map { xv[p * size + $0] }.max()! }
+      return Value(shape: [x.shape[0], x.shape[1]] + [Int](repeating: 1, count: x.shape.count - 2), reals: out)
+    case .layerNorm(let a, let epsilon):
+      let x = try operand(0), xv = x.asReals
+      let scale = try operand(1).asReals, bias = try optional(2)?.asReals
+      let first = a < 0 ? a + x.shape.count : a
+      let inner = x.shape[first...].reduce(1, *)
+      var out = xv
+      for o in 0..<(x.count / inner) {
+        let slice = xv[(o * inner)..<((o + 1) * inner)]
+        let mean = slice.reduce(0, +) / Double(inner)
+        let variance = slice.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(inner)
+        for i in 0..<inner {
+          out[o * inner + i] = (xv[o * inner + i] - mean) / (variance + Double(epsilon)).squareRoot()
+            * (scale.count == 1 ? scale[0] : scale[i]) + (bias.map { $0.count == 1 ? $0[0] : $0[i] } ?? 0)
+        }
+      }
+      return Value(shape: x.shape, reals: out)
     case .lrn(let p):
       let x = try operand(0), xv = x.asReals
       let c = x.shape[1], inner = x.count / (x.shape[0] * c)
@@ -586,4 +656,32 @@ func allIndices(_ shape: [Int]) -> [[Int]] {
     }
   }
   return result
+}
+
+/// The activations' formulas in double precision, written from the ONNX operator specification
+/// (independent of `ActivationFunction`'s implementations).
+func referenceActivation(_ a: Activation) -> ((Double) -> Double)? {
+  let p = a.parameters.map(Double.init)
+  let sigmoid = { (x: Double) in 1 / (1 + exp(-x)) }
+  switch a.name {
+  case "Relu": return { max($0, 0) }
+  case "LeakyRelu": return { $0 >= 0 ? $0 : p[0] * $0 }
+  case "Clip": return { min(max($0, p[0]), p[1]) }
+  case "Sigmoid": return sigmoid
+  case "HardSigmoid": return { max(0, min(1, p[0] * $0 + p[1])) }
+  case "HardSwish": return { $0 * max(0, min(1, $0 / 6 + 0.5)) }
+  case "Tanh": return { tanh($0) }
+  case "Erf": return { erf($0) }
+  case "Softplus": return { log(1 + exp($0)) }
+  case "Softsign": return { $0 / (1 + abs($0)) }
+  case "Elu": return { $0 > 0 ? $0 : p[0] * (exp($0) - 1) }
+  case "Selu": return { $0 > 0 ? p[1] * $0 : p[1] * p[0] * (exp($0) - 1) }
+  case "Mish": return { $0 * tanh(log(1 + exp($0))) }
+  case "ThresholdedRelu": return { $0 > p[0] ? $0 : 0 }
+  case "SiLU": return { $0 * sigmoid($0) }
+  case "Gelu":
+    if p[0] != 0 { return { 0.5 * $0 * (1 + tanh((2 / Double.pi).squareRoot() * ($0 + 0.044715 * $0 * $0 * $0))) } }
+    return { 0.5 * $0 * (1 + erf($0 / 2.0.squareRoot())) }
+  default: return nil
+  }
 }

@@ -431,7 +431,7 @@ final class RuleConfigTests: XCTestCase {
       ("{op: Conv, rule: zbox, low: [0, 0], high: [1, 1, 1]}", "`low` has 2 values and `high` 3"),
       ("{op: Conv, rule: zbox, low: 0}", "zbox needs both `low` and `high`, or neither"),
       ("{op: Conv, rule: zplus, bias: maybe}", "`bias` must be true or false"),
-      ("{op: MaxPool, rule: zplus}", "rule zplus cannot serve MaxPool; it applies to Conv, Dense"),
+      ("{op: MaxPool, rule: zplus}", "rule zplus cannot serve MaxPool; it applies to Conv, ConvTranspose, Dense"),
       ("{op: Conv, rule: winner-take-all}", "rule winner-take-all cannot serve Conv; it applies to MaxPool"),
       ("{op: MaxPool, rule: uniform}", "rule uniform cannot serve MaxPool; it applies to AveragePool, GlobalAveragePool"),
       ("{op: pooling, rule: winner-take-all}", "cannot serve AveragePool, GlobalAveragePool"),
@@ -457,7 +457,7 @@ final class RuleConfigTests: XCTestCase {
     }
     // Block-style entries are named by their flow rendering too.
     let block = message { try self.rules("rules:\n  - op: MaxPool\n    name: 'block*'\n    rule: zplus\n") }
-    XCTAssertEqual(block, "test.yaml: entry 1 (line 2: {op: MaxPool, name: 'block*', rule: zplus}): rule zplus cannot serve MaxPool; it applies to Conv, Dense")
+    XCTAssertEqual(block, "test.yaml: entry 1 (line 2: {op: MaxPool, name: 'block*', rule: zplus}): rule zplus cannot serve MaxPool; it applies to Conv, ConvTranspose, Dense")
   }
 
   func testFileErrors() throws {

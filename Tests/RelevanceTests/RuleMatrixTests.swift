@@ -128,6 +128,37 @@ final class RuleMatrixTests: XCTestCase {
     }
   }
 
+  /// ConvTranspose (stride 2, padding, output_padding) under every linear rule against its
+  /// unrolled matrix: input (ci, y, x) feeds output (co, y·2 − 1 + a, x·2 + b).
+  func testConvTransposeRulesMatchUnrolledMatrixForm() throws {
+    var g = Generator(state: 13)
+    let (cin, h, wd, cout, k) = (2, 3, 3, 3, 3)
+    let window = Window2D(kernelH: k, kernelW: k, strideH: 2, strideW: 2, padTop: 1, padLeft: 0, padBottom: 1, padRight: 1)
+    let t = ConvTranspose2D(window: window, group: 1, outputPadding: [1, 0])
+    let oh = 2 * (h - 1) + 1 + (k - 1) + 1 - 2, ow = 2 * (wd - 1) + 0 + (k - 1) + 1 - 1
+    let a = g.array(cin * h * wd), weight = g.array(cin * cout * k * k), b = g.array(cout)
+    let n = cin * h * wd, m = cout * oh * ow
+    var w = [[Float]](repeating: [Float](repeating: 0, count: m), count: n)
+    var connected = [[Bool]](repeating: [Bool](repeating: false, count: m), count: n)
+    for ci in 0..<cin { for y in 0..<h { for x in 0..<wd { for co in 0..<cout { for i in 0..<k { for j in 0..<k {
+      let oy = y * 2 - 1 + i, ox = x * 2 + j
+      guard oy >= 0, oy < oh, ox >= 0, ox < ow else { continue }
+      w[(ci * h + y) * wd + x][(co * oh + oy) * ow + ox] += weight[((ci * cout + co) * k + i) * k + j]
+      connected[(ci * h + y) * wd + x][(co * oh + oy) * ow + ox] = true
+    } } } } } }
+    let biasPerOutput = (0..<m).map { b[$0 / (oh * ow)] }
+    let r = g.array(m)
+    let node = Node(name: "up", op: .convTranspose(t), inputs: ["x", "W", "b"], outputs: ["y"], sourceOpType: "ConvTranspose")
+    for rule in Self.rules {
+      let p = try plan(node, constants: ["W": Constant(shape: [cin, cout, k, k], floats: weight), "b": Constant(shape: [cout], floats: b)],
+                       inputShape: [1, cin, h, wd], rule: rule)
+      XCTAssertEqual(p.graph.shapes["y"], [1, cout, oh, ow])
+      let result = try p.explain(Tensor(shape: [1, cin, h, wd], data: a), signals: Tensor(shape: [1, cout, oh, ow], data: r), at: "y")
+      let expected = Self.reference(rule, a: a, w: w, b: biasPerOutput, r: r, connected: { connected[$0][$1] })
+      XCTAssertLessThan(relativeError(result.input.data, expected), 1e-4, "\(rule)")
+    }
+  }
+
   /// The flipped-kernel convolution equals the GEMM + col2im transposed convolution, with groups
   /// and depthwise.
   func testTransposedConvolutionAsConvolution() throws {

@@ -28,7 +28,7 @@ public struct ForwardPlan: Sendable {
   public static func switchesName(of node: Node) -> ValueName { node.output + "#switches" }
 
   /// Compiles a canonical graph (see `Canonicalizer`); ops left uncanonical are errors.
-  /// A ReLU, LeakyReLU or Clip whose input comes from a conv or dense layer that nothing else
+  /// An activation whose input comes from a conv or dense layer that nothing else
   /// reads runs in place on that layer's output, unless the layer's output is in `keep`.
   /// The max-pool nodes whose indices are in `switches` also produce their arg-max switches,
   /// as a value named `switchesName(of:)` (flat in-plane indices stored as floats).
@@ -49,7 +49,7 @@ public struct ForwardPlan: Sendable {
     var fused: [Int: Node] = [:]  // producer index → activation node applied to its output
     for node in graph.nodes {
       switch node.op {
-      case .relu, .leakyRelu, .clip:
+      case .activation:
         let x = node.inputs[0]
         guard let p = producers[x], consumers[x]?.count == 1, !keep.contains(x), !graph.outputs.contains(x) else { continue }
         switch graph.nodes[p].op {
@@ -123,6 +123,15 @@ public struct ForwardPlan: Sendable {
       let weight = graph.constant(node, 1)!.tensor
       let bias = graph.constant(node, 2)?.floats
       return { Kernels.conv2d($0[0], weight: weight, bias: bias, window: conv.window, group: conv.group) }
+    case .convTranspose(let t):
+      let weight = graph.constant(node, 1)!.tensor
+      let bias = graph.constant(node, 2)?.floats
+      return { x in
+        let y = Kernels.conv2dTransposedInput(x[0], weight: weight, window: t.window, group: t.group,
+                                              inputShape: [x[0].shape[0]] + outputShape.dropFirst())
+        guard let bias else { return y }
+        return Kernels.channelAffine(y, scale: [Float](repeating: 1, count: bias.count), shift: bias)
+      }
     case .dense:
       let weight = graph.constant(node, 1)!.tensor
       let bias = graph.constant(node, 2)?.floats
@@ -130,14 +139,19 @@ public struct ForwardPlan: Sendable {
     case .affine:
       let scale = graph.constant(node, 1)!.floats, shift = graph.constant(node, 2)!.floats
       return { Kernels.channelAffine($0[0], scale: scale, shift: shift) }
-    case .relu: return { Kernels.relu($0[0]) }
-    case .leakyRelu(let alpha): return { Kernels.leakyRelu($0[0], alpha: alpha) }
-    case .clip(let low, let high):
-      return { Kernels.clip($0[0], min: low.isFinite ? low : nil, max: high.isFinite ? high : nil) }
+    case .activation(let a):
+      let function = a.function
+      return { function.forward($0[0]) }
     case .maxPool(let pool): return { Kernels.maxPool2dValues($0[0], window: pool.window) }
     case .avgPool(let pool):
       return { Kernels.avgPool2d($0[0], window: pool.window, countIncludePad: pool.countIncludePad) }
     case .globalAvgPool: return { Kernels.globalAvgPool($0[0]).reshaped(outputShape) }
+    case .resize(let resize):
+      let (rows, columns) = resize.taps(inputShape: graph.shapes[node.inputs[0]]!)
+      return { Kernels.resize2d($0[0], rows: rows, columns: columns) }
+    case .layerNorm(let axis, let epsilon):
+      let scale = graph.constant(node, 1)!.floats, bias = graph.constant(node, 2)?.floats
+      return { Kernels.layerNorm($0[0], axis: axis, epsilon: epsilon, scale: scale, bias: bias) }
     case .lrn(let p): return { Kernels.lrn($0[0], size: p.size, alpha: p.alpha, beta: p.beta, bias: p.bias) }
     case .concat(let axis):
       let a = axis < 0 ? axis + outputShape.count : axis
@@ -153,7 +167,7 @@ public struct ForwardPlan: Sendable {
     case .transpose(let perm): return { Kernels.transpose($0[0], perm: perm) }
     case .flatten, .reshape, .squeeze, .unsqueeze, .identity, .dropout:
       return { $0[0].reshaped(outputShape) }
-    case .batchNorm, .gemm, .matMul, .shape, .gather, .slice, .cast, .constantOfShape, .reduceMean:
+    case .batchNorm, .gemm, .matMul, .shape, .gather, .slice, .cast, .constantOfShape, .reduceMean, .reduceMax, .globalMaxPool:
       throw graph.error(node, "is not executable; canonicalize the graph first")
     }
   }

@@ -18,8 +18,8 @@ public struct RelevancePlan: Sendable {
     /// averaged (padded positions count with count_include_pad): the average-pool gradient.
     /// `inverseDivisors` holds 1 / divisor_j for one image, built at compile time.
     case uniform(Window2D, inverseDivisors: Tensor)
-    /// Relevance times the activation's derivative at its input (ReLU, LeakyReLU, Clip).
-    case activationGradient(Op)
+    /// Relevance times the activation's derivative at its input.
+    case activationGradient(Activation)
     /// ReLU in guided backpropagation: g · [x > 0] · [g > 0].
     case guidedReLU
     /// ReLU in the deconvnet: max(0, g).
@@ -27,12 +27,27 @@ public struct RelevancePlan: Sendable {
     /// The gradient of an elementwise product with constant factors (affine scale, Mul, Div):
     /// relevance times the factor, broadcast to one image.
     case scale([Float])
+    /// Resampling's adjoint: each output's relevance back to the input positions it read, in
+    /// proportion to their interpolation weights (which sum to 1: conserving); also its gradient.
+    case resizeAdjoint(rows: [Kernels.InterpolationTaps], columns: [Kernels.InterpolationTaps])
+    /// The input-gradient of LayerNormalization (see `layerNormGradient`).
+    case layerNormGradient(axis: Int, epsilon: Float, scale: [Float])
     /// The gradient of LRN (see `lrnGradient`).
     case lrnGradient(LRNParameters)
     /// Two activations added: R_a = a / stab(a + b) · R and likewise for b.
     case residualSplit
+    /// Two activations added: R_a = |a| / (|a| + |b|) · R and likewise for b.
+    case residualAbsSplit
+    /// Two activations added: R/2 each.
+    case residualEqual
     /// Two activations added, gradient: both receive R unchanged.
     case sumGradient
+    /// A signal (input `signal`, of the output's shape) times a gate (the other input):
+    /// `share` · R to the signal, (1 − share) · R to the gate, summed over its broadcast axes.
+    case gate(signal: Int, share: Float)
+    /// Two activations multiplied, gradient: g_a = R · b, g_b = R · a, each summed over the
+    /// axes its operand was broadcast along.
+    case productGradient
 
     /// Whether the step maps relevance linearly onto its inputs (given the forward pass).
     var isLinearInRelevance: Bool {
@@ -59,6 +74,10 @@ public struct RelevancePlan: Sendable {
     /// For large dense layers: the plain weight (shared with the forward plan), whose variants
     /// are built `rows` at a time during the relevance pass instead of being stored.
     var denseBlocks: (weight: Tensor, rows: Int)?
+    /// A ConvTranspose: the layer computes `conv`'s adjoint (forward and transposed swap);
+    /// `transposedOutputShape` is its output shape ([1, ...]).
+    var transposedConvolution = false
+    var transposedOutputShape: [Int]? = nil
     /// Per denominator: its image-independent part (terms on bounds or ones, and the bias),
     /// for one image; nil where the step builds weights per block.
     var imageIndependentZ: [[Float]]?
@@ -94,13 +113,13 @@ public struct RelevancePlan: Sendable {
     var switches: Set<Int> = []
     let nonNegative = graph.nonNegativeValues()
     for (index, node) in graph.nodes.enumerated() {
-      let step = try RelevancePlan.lower(node, rule: rules[index] ?? .pass, graph: graph,
+      let step = try RelevancePlan.lower(node, rule: rules[index] ?? RuleTarget(node, in: graph).defaultRule ?? .pass, graph: graph,
                                          nonNegativeInput: nonNegative.contains(node.inputs[0]),
                                          denseBlockThreshold: denseBlockThreshold)
       switch step {
       case .pass, .reshape, .transpose, .concat, .crop, .uniform: break
-      case .residualSplit: kept.formUnion(node.inputs)
-      case .sumGradient, .deconvReLU: break
+      case .residualSplit, .residualAbsSplit, .productGradient: kept.formUnion(node.inputs)
+      case .sumGradient, .deconvReLU, .residualEqual, .gate: break
       case .winnerTakeAll:
         switches.insert(index)
         kept.insert(ForwardPlan.switchesName(of: node))
@@ -121,10 +140,18 @@ public struct RelevancePlan: Sendable {
     func unsupported() -> ModelError {
       graph.error(node, "rule '\(rule)' cannot serve a \(node.op.name) node")
     }
+    let target = RuleTarget(node, in: graph)
+    guard RuleCatalog.definition(of: rule).serves.contains(target) else { throw unsupported() }
     switch node.op {
     case .conv(let conv):
       guard case .linear(let linear) = rule else { throw unsupported() }
       return .linear(linearStep(node, linear, conv: conv, graph: graph, nonNegativeInput: nonNegativeInput))
+    case .convTranspose(let t):
+      guard case .linear(let linear) = rule else { throw unsupported() }
+      var step = linearStep(node, linear, conv: t.adjointConv, graph: graph, nonNegativeInput: nonNegativeInput,
+                            transposedOutputShape: graph.shapes[node.output]!)
+      step.transposedConvolution = true
+      return .linear(step)
     case .dense:
       guard case .linear(let linear) = rule else { throw unsupported() }
       return .linear(linearStep(node, linear, conv: nil, graph: graph, nonNegativeInput: nonNegativeInput,
@@ -149,12 +176,22 @@ public struct RelevancePlan: Sendable {
         return .uniform(window, inverseDivisors: inverseDivisors(window, countIncludePad: false, inputShape: shape))
       default: throw unsupported()
       }
-    case .relu, .leakyRelu, .clip:
+    case .activation(let activation):
       switch rule {
       case .pass: return .pass
-      case .gradient: return .activationGradient(node.op)
-      case .guidedBackprop where node.op == .relu: return .guidedReLU
-      case .deconvnet where node.op == .relu: return .deconvReLU
+      case .gradient: return .activationGradient(activation)
+      case .guidedBackprop where activation.servesGuidedRules: return .guidedReLU
+      case .deconvnet where activation.servesGuidedRules: return .deconvReLU
+      default: throw unsupported()
+      }
+    case .resize(let resize):
+      guard rule == .pass || rule == .gradient else { throw unsupported() }
+      let (rows, columns) = resize.taps(inputShape: graph.shapes[node.inputs[0]]!)
+      return .resizeAdjoint(rows: rows, columns: columns)
+    case .layerNorm(let axis, let epsilon):
+      switch rule {
+      case .pass: return .pass
+      case .gradient: return .layerNormGradient(axis: axis, epsilon: epsilon, scale: graph.constant(node, 1)!.floats)
       default: throw unsupported()
       }
     case .lrn(let p):
@@ -195,10 +232,20 @@ public struct RelevancePlan: Sendable {
         case (.div, _): throw graph.error(node, "the gradient of c / x is not supported")
         }
       }
-      guard op == .add, graph.shapes[node.inputs[0]] == graph.shapes[node.inputs[1]] else {
-        throw graph.error(node, "relevance through \(op.onnxName) of two activations is not supported (only residual Add of equal shapes)")
+      switch (target, rule) {
+      case (.sum, _) where graph.shapes[node.inputs[0]] != graph.shapes[node.inputs[1]]:
+        throw graph.error(node, "relevance through an Add of two activations of different shapes \(graph.shapes[node.inputs[0]] ?? []) and \(graph.shapes[node.inputs[1]] ?? []) is not supported")
+      case (.sum, .gradient): return .sumGradient
+      case (.sum, .proportional), (.sum, .pass): return .residualSplit
+      case (.sum, .absProportional): return .residualAbsSplit
+      case (.sum, .equal): return .residualEqual
+      case (.product, .gradient): return .productGradient
+      case (.product, .signal): return .gate(signal: try gateOperands(node, graph: graph).signal, share: 1)
+      case (.product, .equal): return .gate(signal: try gateOperands(node, graph: graph).signal, share: 0.5)
+      case (.sum, _), (.product, _): throw unsupported()
+      default:
+        throw graph.error(node, "relevance through \(op.onnxName) of two activations is not supported (only Add and Mul)")
       }
-      return rule == .gradient ? .sumGradient : .residualSplit
     case .concat(let axis):
       let rank = graph.shapes[node.output]!.count
       return .concat(axis: axis < 0 ? axis + rank : axis)
@@ -216,9 +263,29 @@ public struct RelevancePlan: Sendable {
       return .reshape
     case .softmax:
       throw graph.error(node, "no relevance rule for a Softmax inside the network")
-    case .batchNorm, .gemm, .matMul, .shape, .gather, .slice, .cast, .constantOfShape, .reduceMean:
+    case .batchNorm, .gemm, .matMul, .shape, .gather, .slice, .cast, .constantOfShape, .reduceMean, .reduceMax, .globalMaxPool:
       throw graph.error(node, "is not canonical; canonicalize the graph first")
     }
+  }
+
+  /// Which input of a Mul of two activations is the gated signal and which the gate: the gate
+  /// is the operand broadcast to the other's shape (squeeze-and-excitation: [1, C, 1, 1] times
+  /// [1, C, H, W]), or, for equal shapes, the one produced by an activation with values in
+  /// [0, 1] (Sigmoid, HardSigmoid). Anything else is ambiguous and refused.
+  static func gateOperands(_ node: Node, graph: Graph) throws -> (signal: Int, gate: Int) {
+    let output = graph.shapes[node.output] ?? []
+    let full = node.inputs.map { graph.shapes[$0] == output }
+    if full[0] != full[1] { return full[0] ? (0, 1) : (1, 0) }
+    guard full[0] else {
+      throw graph.error(node, "both operands of this Mul (\(graph.shapes[node.inputs[0]] ?? []) and \(graph.shapes[node.inputs[1]] ?? [])) are broadcast to \(output); the gate rules need a signal of the output's shape (use rule gradient)")
+    }
+    let producers = graph.producers()
+    let bounded = node.inputs.map { value -> Bool in
+      guard let p = producers[value], case .activation(let a) = graph.nodes[p].op else { return false }
+      return a.isUnitInterval
+    }
+    if bounded[0] != bounded[1] { return bounded[0] ? (1, 0) : (0, 1) }
+    throw graph.error(node, "cannot tell the gate from the signal in this Mul of two activations of shape \(output): \(bounded[0] ? "both operands come" : "neither operand comes") from an activation with values in [0, 1] (Sigmoid, HardSigmoid); give it rule gradient, or restructure the model")
   }
 
   /// 1 / divisor of every window of an average pooling over one image of `inputShape`:
@@ -231,11 +298,12 @@ public struct RelevancePlan: Sendable {
   }
 
   static func linearStep(_ node: Node, _ rule: LinearRule, conv: Conv2D?, graph: Graph, nonNegativeInput: Bool,
-                         denseBlockThreshold: Int = defaultDenseBlockThreshold) -> LinearStep {
+                         denseBlockThreshold: Int = defaultDenseBlockThreshold, transposedOutputShape: [Int]? = nil) -> LinearStep {
     let weight = graph.constant(node, 1)!.tensor
     let bias = graph.constant(node, 2)?.floats
     return linearStep(weight: weight, bias: bias, rule: rule, conv: conv, inputShape: graph.shapes[node.inputs[0]],
-                      nonNegativeInput: nonNegativeInput, denseBlockThreshold: denseBlockThreshold)
+                      nonNegativeInput: nonNegativeInput, denseBlockThreshold: denseBlockThreshold,
+                      transposedOutputShape: transposedOutputShape)
   }
 
   /// The backward step of a conv (`conv` given) or dense layer with `weight` ([M, ...]) and
@@ -243,7 +311,8 @@ public struct RelevancePlan: Sendable {
   /// node: CLRP2's dual layer (negated weights) is built so. `inputShape` ([1, ...]) lets
   /// the image-independent part of the denominators be built now.
   static func linearStep(weight: Tensor, bias: [Float]?, rule: LinearRule, conv: Conv2D?, inputShape: [Int]?,
-                         nonNegativeInput: Bool, denseBlockThreshold: Int = defaultDenseBlockThreshold) -> LinearStep {
+                         nonNegativeInput: Bool, denseBlockThreshold: Int = defaultDenseBlockThreshold,
+                         transposedOutputShape: [Int]? = nil) -> LinearStep {
     let lowering = LinearRuleLowering(rule).specialized(nonNegativeInput: nonNegativeInput)
     let plain = weight.data
     var weights: [LinearRuleLowering.Weight: Tensor] = [:]
@@ -254,15 +323,17 @@ public struct RelevancePlan: Sendable {
       }
     }
     var biases: [LinearRuleLowering.Bias: [Float]] = [:]
-    let b = bias ?? [Float](repeating: 0, count: weight.shape[0])
+    let b = bias ?? [Float](repeating: 0, count: transposedOutputShape.map { $0[1] } ?? weight.shape[0])
     for d in lowering.denominators { if let variant = d.bias { biases[variant] = LinearRuleLowering.modify(bias: b, variant) } }
     var step = LinearStep(lowering: lowering, conv: conv, weights: weights, biases: biases)
+    step.transposedConvolution = transposedOutputShape != nil
+    step.transposedOutputShape = transposedOutputShape
     if blocked {
       step.denseBlocks = (weight, max(1, min(denseBlockThreshold, 1 << 18) / weight.shape[1]))
     } else if lowering.normalized, let inputShape {
       step.imageIndependentZ = step.imageIndependentDenominators(inputShape: inputShape)
     }
-    if let conv, let transposed = TransposedConvolution(conv, weightShape: weight.shape) {
+    if let conv, transposedOutputShape == nil, let transposed = TransposedConvolution(conv, weightShape: weight.shape) {
       step.transposedAsConv = transposed
       for (variant, w) in weights { step.transposedWeights[variant] = transposed.weight(from: w) }
     }
@@ -271,16 +342,16 @@ public struct RelevancePlan: Sendable {
 }
 
 extension Graph {
-  /// Values that cannot be negative: ReLU outputs (and clips at >= 0), and what pooling,
+  /// Values that cannot be negative: outputs of activations with f >= 0 (ReLU, Clip at >= 0,
+  /// Sigmoid, ...), and what pooling,
   /// concatenation, LRN, padding with >= 0 and reshapes make of them.
   func nonNegativeValues() -> Set<ValueName> {
     var result: Set<ValueName> = []
     for node in nodes {
       let inputsNonNegative = node.inputs.allSatisfy { result.contains($0) || (constants[$0].map { $0.floats.allSatisfy { $0 >= 0 } } ?? false) }
       switch node.op {
-      case .relu: result.insert(node.output)
-      case .clip(let low, _) where low >= 0: result.insert(node.output)
-      case .maxPool, .avgPool, .globalAvgPool, .lrn, .concat, .transpose, .flatten, .reshape, .squeeze, .unsqueeze, .identity, .dropout, .pad:
+      case .activation(let a) where a.outputIsNonNegative: result.insert(node.output)
+      case .maxPool, .avgPool, .globalAvgPool, .lrn, .resize, .concat, .transpose, .flatten, .reshape, .squeeze, .unsqueeze, .identity, .dropout, .pad:
         if inputsNonNegative { result.insert(node.output) }
       default: continue
       }

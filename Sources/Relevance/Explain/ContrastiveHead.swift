@@ -37,6 +37,9 @@ extension RelevancePlan {
     guard case .linear = steps[head], case .linear(let rule)? = rules[head] else {
       throw graph.error(node, "clrp2 needs a linear rule on the layer whose weights it negates")
     }
+    if case .convTranspose = node.op {
+      throw graph.error(node, "clrp2 negates the weights of a Conv or Dense head; a ConvTranspose head is not supported (use lrp or clrp1)")
+    }
     let conv: Conv2D? = { if case .conv(let c) = node.op { return c } else { return nil } }()
     let weight = graph.constant(node, 1)!.tensor
     let bias = graph.constant(node, 2)?.floats ?? [Float](repeating: 0, count: weight.shape[0])

@@ -110,7 +110,7 @@ public final class Explainer: @unchecked Sendable {
     for (node, rule) in zip(graph.nodes, rules) {
       let needed: String?
       switch node.op {
-      case .conv, .dense:
+      case .conv, .convTranspose, .dense:
         if case .linear(let r)? = rule, r.kind == .gradient { needed = nil } else { needed = "gradient" }
       case .relu: needed = rule == relu ? nil : relu.description
       default: needed = nil

@@ -17,6 +17,9 @@ extension Graph {
     case .conv:
       guard let out = shapes[node.output], let w = shape(of: node.inputs[1]) else { return 0 }
       return out.elementCount * w.dropFirst().reduce(1, *)
+    case .convTranspose:
+      guard let x = shapes[node.inputs[0]], let w = shape(of: node.inputs[1]) else { return 0 }
+      return x.elementCount * w.dropFirst().reduce(1, *)
     case .dense:
       guard let out = shapes[node.output], let w = shape(of: node.inputs[1]) else { return 0 }
       return out.elementCount * w[1]

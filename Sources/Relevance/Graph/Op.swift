@@ -14,6 +14,20 @@ public struct Conv2D: Equatable, Sendable {
   public var autoPad: AutoPad
 }
 
+/// A 2-D transposed convolution (ONNX ConvTranspose): `inputs = [x, W, B?]`, W of shape
+/// [C_in, C_out/group, kH, kW]; the adjoint of the conv with this `window` and `group` from
+/// C_out to C_in channels. Output size per axis:
+/// stride·(in − 1) + outputPadding + dilation·(k − 1) + 1 − padBegin − padEnd.
+public struct ConvTranspose2D: Equatable, Sendable {
+  public var window: Window2D
+  public var group: Int
+  /// `output_padding` (height, width).
+  public var outputPadding: [Int]
+
+  /// The conv this op is the adjoint of.
+  public var adjointConv: Conv2D { Conv2D(window: window, group: group, autoPad: .explicit) }
+}
+
 /// A 2-D pooling window with its padding policy.
 public struct Pool2D: Equatable, Sendable {
   public var window: Window2D
@@ -42,23 +56,29 @@ public struct GemmParameters: Equatable, Sendable {
 ///
 /// The first group is what canonical graphs hold and what the runtime executes; the second
 /// group is what exporters emit and the passes fold away or rewrite into the first group.
-/// Adding an op: a case here, an importer entry, shape inference, a forward kernel, a test.
+/// Adding an op: see Docs/DESIGN.md, "One place per op, one place per rule" (an activation
+/// is one file in `Ops/Activations/` plus one line in `ActivationRegistry.all`).
 public enum Op: Equatable, Sendable {
   // Layers and activations (canonical).
   /// `[x, W, B?]`, see `Conv2D`.
   case conv(Conv2D)
+  /// `[x, W, B?]`, see `ConvTranspose2D`.
+  case convTranspose(ConvTranspose2D)
   /// `[x, W, B?]`: y = x·Wᵀ + B for x of shape [N, K], W of shape [M, K].
   case dense
   /// `[x, scale, shift]`: y = x·scale[c] + shift[c] along axis 1 (BatchNorm, Keras' Mul+Add).
   case affine
-  case relu
-  case leakyRelu(alpha: Float)
-  /// Clamp to [min, max]; absent bounds are ±infinity.
-  case clip(min: Float, max: Float)
+  /// An elementwise activation (Relu, LeakyRelu, Clip, Sigmoid, ...), see `ActivationFunction`.
+  case activation(Activation)
   case maxPool(Pool2D)
   case avgPool(Pool2D)
   case globalAvgPool
   case lrn(LRNParameters)
+  /// `[x, scales or sizes]`: resampling of the spatial axes, see `Resize2D`.
+  case resize(Resize2D)
+  /// `[x, scale, bias?]`: ONNX LayerNormalization over the axes from `axis` to the last
+  /// (see `Kernels.layerNorm`).
+  case layerNorm(axis: Int, epsilon: Float)
   case concat(axis: Int)
   /// Two inputs, either may be constant, numpy broadcasting.
   case elementwise(BinaryOp)
@@ -92,20 +112,27 @@ public enum Op: Equatable, Sendable {
   /// every axis, or nothing with `noopWithEmptyAxes`). Over the spatial axes of an NCHW
   /// tensor it is a global average pooling, which is what the canonical graph holds.
   case reduceMean(axes: [Int]?, keepDims: Bool, noopWithEmptyAxes: Bool)
+  /// `[x, axes?]`: the maximum over `axes` (as `reduceMean`); over the spatial axes of an NCHW
+  /// tensor it is a global max pooling.
+  case reduceMax(axes: [Int]?, keepDims: Bool, noopWithEmptyAxes: Bool)
+  /// The maximum over each channel's plane; shape inference makes it a `maxPool` whose window
+  /// is the whole plane.
+  case globalMaxPool
 
   /// The ONNX-like name used in tables.
   public var name: String {
     switch self {
     case .conv: return "Conv"
     case .dense: return "Dense"
+    case .convTranspose: return "ConvTranspose"
     case .affine: return "Affine"
-    case .relu: return "Relu"
-    case .leakyRelu: return "LeakyRelu"
-    case .clip: return "Clip"
+    case .activation(let a): return a.name
     case .maxPool: return "MaxPool"
     case .avgPool: return "AveragePool"
     case .globalAvgPool: return "GlobalAveragePool"
     case .lrn: return "LRN"
+    case .resize: return "Resize"
+    case .layerNorm: return "LayerNormalization"
     case .concat: return "Concat"
     case .elementwise(let op): return op.onnxName
     case .pad: return "Pad"
@@ -126,6 +153,8 @@ public enum Op: Equatable, Sendable {
     case .cast: return "Cast"
     case .constantOfShape: return "ConstantOfShape"
     case .reduceMean: return "ReduceMean"
+    case .reduceMax: return "ReduceMax"
+    case .globalMaxPool: return "GlobalMaxPool"
     }
   }
 }

@@ -3,11 +3,14 @@
 /// nodes) gathered in `Graph.constants`, nodes sorted topologically.
 public enum ONNXImporter {
   /// ONNX operators the importer understands (default domain).
-  public static let supportedOperators = [
-    "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant",
-    "ConstantOfShape", "Conv", "Div", "Dropout", "Flatten", "Gather", "Gemm",
-    "GlobalAveragePool", "Identity", "LeakyRelu", "LRN", "MatMul", "MaxPool", "Mul", "Pad",
-    "ReduceMean", "Relu", "Reshape", "Shape", "Slice", "Softmax", "Squeeze", "Sub", "Transpose", "Unsqueeze",
+  public static let supportedOperators = (structuralOperators + ActivationRegistry.onnxNames).sorted()
+  /// Operators with a case in the importer's switch (activations come from `ActivationRegistry`).
+  static let structuralOperators = [
+    "Add", "AveragePool", "BatchNormalization", "Cast", "Concat", "Constant",
+    "ConstantOfShape", "Conv", "ConvTranspose", "Div", "Dropout", "Flatten", "Gather", "Gemm",
+    "GlobalAveragePool", "GlobalMaxPool", "Identity", "LayerNormalization", "LRN", "MatMul", "Max", "MaxPool",
+    "Min", "Mul", "Pad",
+    "ReduceMax", "ReduceMean", "Reshape", "Resize", "Shape", "Slice", "Softmax", "Squeeze", "Sub", "Transpose", "Unsqueeze",
   ]
   public static let testedOpsets = 7...21
 
@@ -82,6 +85,18 @@ public enum ONNXImporter {
         guard let kernel else { throw fail("no kernel_shape and no constant weight to infer it from") }
         let (window, autoPad) = try windowAttributes(attributes, kernel: kernel, fail: fail)
         op = .conv(Conv2D(window: window, group: try attributes.int("group", 1), autoPad: autoPad))
+      case "ConvTranspose":
+        var kernel = try attributes.ints("kernel_shape")
+        if kernel == nil, let weight = knownConstant(1), weight.shape.count >= 3 { kernel = Array(weight.shape.dropFirst(2)) }
+        guard let kernel else { throw fail("no kernel_shape and no constant weight to infer it from") }
+        let (window, autoPad) = try windowAttributes(attributes, kernel: kernel, fail: fail)
+        guard autoPad == .explicit else { throw fail("auto_pad '\(autoPad.rawValue)' is not supported for ConvTranspose; give pads") }
+        guard try attributes.ints("output_shape") == nil else { throw fail("the 'output_shape' attribute is not supported; give pads and output_padding") }
+        let outputPadding = try attributes.ints("output_padding") ?? [0, 0]
+        guard outputPadding.count == 2, outputPadding.allSatisfy({ $0 >= 0 }) else {
+          throw fail("output_padding \(outputPadding) must be two non-negative numbers")
+        }
+        op = .convTranspose(ConvTranspose2D(window: window, group: try attributes.int("group", 1), outputPadding: outputPadding))
       case "MaxPool", "AveragePool":
         guard let kernel = try attributes.ints("kernel_shape") else { throw fail("missing kernel_shape") }
         let (window, autoPad) = try windowAttributes(attributes, kernel: kernel, pooling: true, fail: fail)
@@ -93,11 +108,41 @@ public enum ONNXImporter {
                                countIncludePad: try attributes.int("count_include_pad", 0) != 0))
         }
       case "GlobalAveragePool": op = .globalAvgPool
+      case "GlobalMaxPool": op = .globalMaxPool
       case "LRN":
         let size = try attributes.int("size", 0)
         guard size > 0, size <= 1 << 20 else { throw fail("attribute 'size' must be a positive integer (below 2^20), it is \(size)") }
         op = .lrn(LRNParameters(size: size, alpha: try attributes.float("alpha", 1e-4),
                                 beta: try attributes.float("beta", 0.75), bias: try attributes.float("bias", 1)))
+      case "Max", "Min":
+        // max(x, c) and min(x, c) with a constant scalar c are Clip(c, ∞) and Clip(−∞, c)
+        // (ReLU6 written as Min(Max(x, 0), 6)); of two activations they are not supported.
+        let constantIndex = inputs.indices.filter { knownConstant($0) != nil }
+        guard inputs.count == 2, constantIndex.count == 1, let c = knownConstant(constantIndex[0]), c.count == 1 else {
+          throw fail("\(record.opType) is supported with two inputs, one of them a constant scalar (a clip); got \(inputs.count) inputs, \(constantIndex.count) constant")
+        }
+        let bound = c.floats[0]
+        guard !bound.isNaN else { throw fail("the bound is NaN") }
+        op = .activation(Activation(record.opType == "Max" ? Clip(low: bound, high: .infinity) : Clip(low: -.infinity, high: bound)))
+        inputs = [inputs[1 - constantIndex[0]]]
+      case "Resize":
+        var resize = try Resize2D.importing(attributes, fail: fail)
+        let scalesIndex = opset < 11 ? 1 : 2, sizesIndex = opset < 11 ? -1 : 3
+        if sizesIndex > 0, sizesIndex < inputs.count, !inputs[sizesIndex].isEmpty {
+          resize.givesSizes = true
+          inputs = [inputs[0], inputs[sizesIndex]]
+        } else if scalesIndex < inputs.count, !inputs[scalesIndex].isEmpty {
+          inputs = [inputs[0], inputs[scalesIndex]]
+        } else {
+          throw fail("needs 'scales' or 'sizes'")
+        }
+        op = .resize(resize)
+      case "LayerNormalization":
+        guard inputs.count >= 2 else { throw fail("expects inputs (X, Scale, B?), has \(inputs.count)") }
+        guard record.outputs.dropFirst().allSatisfy(\.isEmpty) else {
+          throw fail("the Mean and InvStdDev outputs are not supported (training only)")
+        }
+        op = .layerNorm(axis: try attributes.int("axis", -1), epsilon: try attributes.float("epsilon", 1e-5))
       case "BatchNormalization":
         guard inputs.count == 5 else { throw fail("expects 5 inputs (x, scale, B, mean, var), has \(inputs.count)") }
         if try attributes.int("training_mode", 0) != 0 { throw fail("training_mode=1 is not supported; export the model in eval mode") }
@@ -110,23 +155,12 @@ public enum ONNXImporter {
       case "Sub": op = .elementwise(.sub)
       case "Mul": op = .elementwise(.mul)
       case "Div": op = .elementwise(.div)
-      case "Relu": op = .relu
-      case "LeakyRelu": op = .leakyRelu(alpha: try attributes.float("alpha", 0.01))
-      case "Clip":
-        var low = -Float.infinity, high = Float.infinity
-        if opset < 11 {
-          low = try attributes.float("min", low)
-          high = try attributes.float("max", high)
-        } else {
-          for (index, isMin) in [(1, true), (2, false)] where index < inputs.count && !inputs[index].isEmpty {
-            guard let bound = knownConstant(index), bound.count == 1 else {
-              throw fail("bound '\(inputs[index])' must be a constant scalar")
-            }
-            if isMin { low = bound.floats[0] } else { high = bound.floats[0] }
-          }
-          inputs = [inputs[0]]
-        }
-        op = .clip(min: low, max: high)
+      case _ where ActivationRegistry.type(onnx: record.opType) != nil:
+        guard !inputs.isEmpty, !inputs[0].isEmpty else { throw fail("has no input") }
+        let function = ActivationRegistry.type(onnx: record.opType)!
+        let context = ONNXNodeContext(attributes: attributes, opset: opset, inputs: inputs, constants: constants, fail: fail)
+        op = .activation(Activation(try function.importing(context)))
+        inputs = [inputs[0]]
       case "Concat":
         guard attributes.has("axis") else { throw fail("missing attribute 'axis'") }
         op = .concat(axis: try attributes.int("axis", 1))
@@ -179,6 +213,9 @@ public enum ONNXImporter {
       case "ReduceMean":
         op = .reduceMean(axes: try attributes.ints("axes"), keepDims: try attributes.int("keepdims", 1) != 0,
                          noopWithEmptyAxes: try attributes.int("noop_with_empty_axes", 0) != 0)
+      case "ReduceMax":
+        op = .reduceMax(axes: try attributes.ints("axes"), keepDims: try attributes.int("keepdims", 1) != 0,
+                        noopWithEmptyAxes: try attributes.int("noop_with_empty_axes", 0) != 0)
       case "ConstantOfShape":
         op = .constantOfShape(value: try attributes.tensor("value") ?? Constant(shape: [1], floats: [0]))
       default:

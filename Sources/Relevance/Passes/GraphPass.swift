@@ -12,10 +12,14 @@ public enum Canonicalizer {
   /// The rewrites run after shape inference, in order, repeated to a fixed point.
   public static let passes: [GraphPass] = [
     RemoveIdentities(),
+    FuseActivationPatterns(),
+    LowerGatherAsReshape(),
     StripTrailingSoftmax(),
     LowerBatchNorm(),
     LowerReduceMean(),
     LowerConstantScaleShift(),
+    LowerLastAxisMatMul(),
+    CancelTransposes(),
     LowerDense(),
     MergeAffines(),
     FoldAffineIntoLinear(),
@@ -92,8 +96,8 @@ public enum Canonicalizer {
         throw graph.error(node, "the weight and bias must be constants")
       case .gemm, .matMul:
         throw graph.error(node, "a dense layer needs a constant weight operand (and for Gemm transA=0)")
-      case .reduceMean:
-        throw graph.error(node, "ReduceMean is supported over the spatial axes of an NCHW tensor only (as GlobalAveragePool)")
+      case .reduceMean, .reduceMax:
+        throw graph.error(node, "\(node.op.name) is supported over the spatial axes of an NCHW tensor only (as global pooling)")
       case .shape, .gather, .slice, .cast, .constantOfShape:
         throw graph.error(node, "needs constant inputs; computing it on image data is not supported")
       default:

@@ -216,6 +216,29 @@ struct NodeShapes {
 
   mutating func outputShape() throws -> [Int] {
     switch op {
+    case .convTranspose(let t):
+      let x = try shape(0), w = try shape(1)
+      guard x.count == 4, w.count == 4 else { throw fail("expects a 4-D input and weight, got \(x) and \(w)") }
+      guard t.group > 0, w[0] == x[1], x[1] % t.group == 0 else {
+        throw fail("weight \(w) with group \(t.group) does not match input channels \(x[1])")
+      }
+      guard w[2] == t.window.kernelH, w[3] == t.window.kernelW else {
+        throw fail("kernel_shape [\(t.window.kernelH), \(t.window.kernelW)] does not match weight \(w)")
+      }
+      let outChannels = w[1] * t.group
+      let win = t.window
+      let height = win.strideH * (x[2] - 1) + t.outputPadding[0] + win.dilationH * (win.kernelH - 1) + 1 - win.padTop - win.padBottom
+      let width = win.strideW * (x[3] - 1) + t.outputPadding[1] + win.dilationW * (win.kernelW - 1) + 1 - win.padLeft - win.padRight
+      guard height > 0, width > 0 else { throw fail("computes the empty output size \(height)×\(width)") }
+      // The adjoint conv must map the output back onto the input's size (output_padding < stride).
+      guard win.outputSize(height: height, width: width) == (x[2], x[3]) else {
+        throw fail("output_padding \(t.outputPadding) must be smaller than the strides [\(win.strideH), \(win.strideW)]")
+      }
+      if node.inputs.count > 2, !node.inputs[2].isEmpty {
+        guard try shape(2).elementCount == outChannels else { throw fail("bias of shape \(try shape(2)) does not match \(outChannels) output channels") }
+      }
+      guard constant(1) != nil else { throw fail("the weight must be a constant") }
+      return [x[0], outChannels, height, width]
     case .conv(var conv):
       let x = try shape(0), w = try shape(1)
       guard x.count == 4 else { throw fail("expects a 4-D input [N, C, H, W], got \(x)") }
@@ -262,11 +285,45 @@ struct NodeShapes {
         }
       }
       return x
-    case .relu, .leakyRelu, .clip, .identity, .dropout, .cast:
+    case .activation, .identity, .dropout, .cast:
       return try shape(0)
     case .softmax(let a):
       let x = try shape(0)
       _ = try axis(a, rank: x.count)
+      return x
+    case .resize(var resize):
+      let x = try shape(0)
+      guard x.count == 4 else { throw fail("resizes NCHW inputs of rank 4 only, got \(x)") }
+      let given = try requireConstant(1, resize.givesSizes ? "sizes" : "scales")
+      guard given.count == 4 else { throw fail("needs 4 \(resize.givesSizes ? "sizes" : "scales"), got \(given.count)") }
+      if resize.givesSizes {
+        let sizes = given.ints
+        guard sizes[0] == x[0], sizes[1] == x[1], sizes[2] > 0, sizes[3] > 0, sizes[2] <= 1 << 20, sizes[3] <= 1 << 20 else {
+          throw fail("sizes \(sizes) must keep the batch and channel axes of \(x) and be positive")
+        }
+        resize.outputSize = [sizes[2], sizes[3]]
+        resize.scales = [Float(sizes[2]) / Float(x[2]), Float(sizes[3]) / Float(x[3])]
+      } else {
+        let scales = given.floats
+        guard scales[0] == 1, scales[1] == 1, scales[2] > 0, scales[3] > 0, scales[2] <= 4096, scales[3] <= 4096 else {
+          throw fail("scales \(scales) must be 1 on the batch and channel axes and positive (at most 4096)")
+        }
+        resize.outputSize = [Int((Float(x[2]) * scales[2]).rounded(.down)), Int((Float(x[3]) * scales[3]).rounded(.down))]
+        resize.scales = [scales[2], scales[3]]
+      }
+      op = .resize(resize)
+      return [x[0], x[1]] + resize.outputSize!
+    case .layerNorm(let a, let epsilon):
+      let x = try shape(0)
+      let first = try axis(a, rank: x.count)
+      op = .layerNorm(axis: first, epsilon: epsilon)
+      let inner = x[first...].reduce(1, *)
+      for i in 1..<node.inputs.count where !node.inputs[i].isEmpty {
+        guard let c = constant(i) else { throw fail("scale and bias must be constants") }
+        guard c.count == inner || c.count == 1 else {
+          throw fail("parameter '\(node.inputs[i])' of shape \(c.shape) does not match the normalized shape \(Array(x[first...]))")
+        }
+      }
       return x
     case .lrn:
       let x = try shape(0)
@@ -353,11 +410,22 @@ struct NodeShapes {
         throw fail("MatMul of \(a) by \(b) is not supported (needs [..., K] x [K, M])")
       }
       return Array(a.dropLast()) + [b[1]]
-    case .shape, .gather, .slice:
+    case .gather(let axisValue):
+      // On run-time data with constant indices (LowerGatherAsReshape may turn it into a reshape).
+      let x = try shape(0)
+      let indices = try requireConstant(1, "indices")
+      let a = try axis(axisValue, rank: x.count)
+      return Array(x[..<a]) + indices.shape + Array(x[(a + 1)...])
+    case .shape, .slice:
       throw fail("needs a constant input; computing on run-time data is not supported")
     case .constantOfShape:
       throw fail("its shape input must be a constant or computable from shapes")
-    case .reduceMean(_, let keepDims, _):
+    case .globalMaxPool:
+      let x = try shape(0)
+      guard x.count == 4 else { throw fail("expects an NCHW input of rank 4, got \(x)") }
+      op = .maxPool(Pool2D(window: Window2D(kernelH: x[2], kernelW: x[3]), autoPad: .explicit, countIncludePad: false))
+      return [x[0], x[1], 1, 1]
+    case .reduceMean(_, let keepDims, _), .reduceMax(_, let keepDims, _):
       let x = try shape(0)
       let axes = try reducedAxes(rank: x.count)
       return keepDims ? x.indices.map { axes.contains($0) ? 1 : x[$0] } : x.indices.filter { !axes.contains($0) }.map { x[$0] }
@@ -366,7 +434,11 @@ struct NodeShapes {
 
   /// The axes a ReduceMean averages over, normalized; empty for the no-op.
   func reducedAxes(rank: Int) throws -> Set<Int> {
-    guard case .reduceMean(let attributeAxes, _, let noop) = op else { return [] }
+    let attributeAxes: [Int]?, noop: Bool
+    switch op {
+    case .reduceMean(let a, _, let n), .reduceMax(let a, _, let n): (attributeAxes, noop) = (a, n)
+    default: return []
+    }
     if attributeAxes == nil, node.inputs.count > 1, !node.inputs[1].isEmpty, constant(1) == nil {
       throw fail("its axes input must be a constant or computable from shapes")
     }

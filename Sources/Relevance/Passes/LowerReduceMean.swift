@@ -1,6 +1,7 @@
 /// ReduceMean over the spatial axes (2, 3) of an NCHW tensor, as the current torch exporter
 /// writes adaptive average pooling to 1×1, as GlobalAveragePool, followed by a Flatten when
-/// the reduced axes are dropped (keepdims = 0).
+/// the reduced axes are dropped (keepdims = 0); ReduceMax likewise as GlobalMaxPool (which
+/// shape inference turns into a MaxPool over the whole plane).
 public struct LowerReduceMean: GraphPass {
   public init() {}
   public var name: String { "lower-reduce-mean" }
@@ -10,14 +11,20 @@ public struct LowerReduceMean: GraphPass {
     var index = 0
     while index < graph.nodes.count {
       let node = graph.nodes[index]
-      guard case .reduceMean(_, let keepDims, _) = node.op, let shape = graph.shapes[node.inputs[0]], shape.count == 4,
+      let pooling: Op, keepDims: Bool
+      switch node.op {
+      case .reduceMean(_, let keep, _): (pooling, keepDims) = (.globalAvgPool, keep)
+      case .reduceMax(_, let keep, _): (pooling, keepDims) = (.globalMaxPool, keep)
+      default: index += 1; continue
+      }
+      guard let shape = graph.shapes[node.inputs[0]], shape.count == 4,
             try NodeShapes(graph: graph, node: node).reducedAxes(rank: 4) == [2, 3] else { index += 1; continue }
       if keepDims {
-        graph.nodes[index] = Node(name: node.name, op: .globalAvgPool, inputs: [node.inputs[0]], outputs: node.outputs,
+        graph.nodes[index] = Node(name: node.name, op: pooling, inputs: [node.inputs[0]], outputs: node.outputs,
                                   sourceOpType: node.sourceOpType)
       } else {
         let pooled = graph.unusedName(node.output + "::pooled")
-        graph.nodes[index] = Node(name: node.name, op: .globalAvgPool, inputs: [node.inputs[0]], outputs: [pooled],
+        graph.nodes[index] = Node(name: node.name, op: pooling, inputs: [node.inputs[0]], outputs: [pooled],
                                   sourceOpType: node.sourceOpType)
         graph.nodes.insert(Node(name: node.name + "::flatten", op: .flatten(axis: 1), inputs: [pooled], outputs: node.outputs,
                                 sourceOpType: node.sourceOpType), at: index + 1)

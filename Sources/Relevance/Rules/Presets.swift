@@ -36,7 +36,7 @@ rules:
   - {op: MaxPool, rule: winner-take-all}
   - {op: [AveragePool, GlobalAveragePool], rule: uniform}
   - {op: Relu, rule: deconvnet}
-  - {op: [LeakyRelu, Clip, LRN, Affine, Add, Sub, Mul, Div], rule: gradient}
+  - {rule: gradient}
 
 """#,
     "epsilon-plus-flat": #"""
@@ -80,16 +80,17 @@ rules:
 # classification models and saliency maps" (the sensitivity baseline of Bach et al. 2015 and
 # Gu et al. 2018): R_i = sum_j w_ij R_j on conv and dense layers (no input factor, no
 # normalization), the max-pool switch (winner-take-all), the average-pool gradient (uniform),
-# the ReLU mask (gradient on the activations), and the gradients of LRN, standalone affine
-# maps and constant Mul/Div (input normalization). Reshapes, concatenation and constant
-# Add/Sub pass relevance unchanged, which is their gradient.
+# and, through the catch-all entry, every other node's own gradient: each activation's
+# derivative, LRN, LayerNorm, standalone affine maps, constant Mul/Div (input normalization),
+# residual sums (R to both inputs) and gates (the product rule). Reshapes, concatenation and
+# constant Add/Sub pass relevance unchanged, which is their gradient.
 name: gradient
 description: plain gradient (linear layers, ReLU mask, max-pool switch, average-pool spread)
 rules:
   - {op: linear, rule: gradient}
   - {op: MaxPool, rule: winner-take-all}
   - {op: [AveragePool, GlobalAveragePool], rule: uniform}
-  - {op: [Relu, LeakyRelu, Clip, LRN, Affine, Add, Sub, Mul, Div], rule: gradient}
+  - {rule: gradient}
 
 """#,
     "guided-backprop": #"""
@@ -109,7 +110,7 @@ rules:
   - {op: MaxPool, rule: winner-take-all}
   - {op: [AveragePool, GlobalAveragePool], rule: uniform}
   - {op: Relu, rule: guided-backprop}
-  - {op: [LeakyRelu, Clip, LRN, Affine, Add, Sub, Mul, Div], rule: gradient}
+  - {rule: gradient}
 
 """#,
     "paper": #"""

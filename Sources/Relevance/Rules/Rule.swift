@@ -14,6 +14,12 @@ public enum Rule: Equatable, Sendable, CustomStringConvertible {
   case proportional
   /// Average pooling: R_j split evenly over the window positions the forward pass averaged.
   case uniform
+  /// Add of two activations: R_a = |a| / (|a| + |b|) · R, likewise for b.
+  case absProportional
+  /// Add or Mul of two activations: each operand gets R/2 (summed over broadcast axes).
+  case equal
+  /// Mul of a signal by a gate: all of R to the signal (Arras et al. 2017).
+  case signal
   /// Activations, LRN, standalone affine, reshapes: relevance passes unchanged.
   case pass
   /// The plain gradient for non-linear nodes (ReLU mask, max-pool switch), used by the
@@ -28,7 +34,7 @@ public enum Rule: Equatable, Sendable, CustomStringConvertible {
 
   /// Whether the rule maps relevance linearly onto the inputs, given the forward pass: then the
   /// relevance of a difference of signals is the difference of their relevances.
-  public var isLinearInRelevance: Bool { self != .guidedBackprop && self != .deconvnet }
+  public var isLinearInRelevance: Bool { RuleCatalog.definition(of: self).linearInRelevance }
 
   public var description: String {
     switch self {
@@ -36,6 +42,9 @@ public enum Rule: Equatable, Sendable, CustomStringConvertible {
     case .winnerTakeAll: return "winner-take-all"
     case .proportional: return "proportional"
     case .uniform: return "uniform"
+    case .absProportional: return "abs-proportional"
+    case .equal: return "equal"
+    case .signal: return "signal"
     case .pass: return "pass"
     case .gradient: return "gradient"
     case .guidedBackprop: return "guided-backprop"

@@ -24,11 +24,13 @@ public struct RuleAssignment: Equatable, Sendable {
 extension RuleSet {
   /// Gives every node of `graph` (a canonical graph, shapes inferred) its rule: the first
   /// entry that matches wins. Conv, Dense, MaxPool, AveragePool and GlobalAveragePool nodes must
-  /// match an entry; other nodes default to `.pass`. z^B bounds not given in the entry come from
+  /// match an entry; other nodes default to `RuleTarget.defaultRule` (`pass`; `proportional`
+  /// on an Add of two activations, `signal` on a Mul of two activations). z^B bounds not given in the entry come from
   /// `preprocessing` (per channel of the layer's input).
   public func assign(to graph: Graph, preprocessing: Preprocessing?) throws -> RuleAssignment {
     var linearIndex: [Int: Int] = [:]
-    for (i, node) in graph.nodes.enumerated() where RuleTarget(node.op) == .linear {
+    let targets = graph.nodes.map { RuleTarget($0, in: graph) }
+    for (i, target) in targets.enumerated() where target == .linear {
       linearIndex[i] = linearIndex.count
     }
     let linearCount = linearIndex.count
@@ -37,19 +39,19 @@ extension RuleSet {
     var entryIndices: [Int?] = []
     var used = Set<Int>()
     for (i, node) in graph.nodes.enumerated() {
-      let target = RuleTarget(node.op)
-      if let e = entries.firstIndex(where: { $0.matches(node, linearIndex: linearIndex[i], linearCount: linearCount) }) {
+      let target = targets[i]
+      if let e = entries.firstIndex(where: { $0.matches(node, target: target, linearIndex: linearIndex[i], linearCount: linearCount) }) {
         let entry = entries[e]
         rules.append(try resolve(entry, node: node, target: target, graph: graph, preprocessing: preprocessing))
         reasons.append(entry.label)
         entryIndices.append(e)
         used.insert(e)
-      } else if target.needsRule {
-        throw graph.error(node, "no entry of \(source) matches this \(node.op.name) node; every Conv, Dense, MaxPool, AveragePool and GlobalAveragePool needs a rule (add e.g. `- {op: \(node.op.name), rule: \(RuleSet.suggestion(target))}`)")
-      } else {
-        rules.append(.pass)
-        reasons.append("default: pass")
+      } else if let rule = target.defaultRule {
+        rules.append(rule)
+        reasons.append("default: \(rule)")
         entryIndices.append(nil)
+      } else {
+        throw graph.error(node, "no entry of \(source) matches this \(node.op.name) node; every Conv, Dense, MaxPool, AveragePool and GlobalAveragePool needs a rule (add e.g. `- {op: \(node.op.name), rule: \(RuleSet.suggestion(target))}`)")
       }
     }
     // Op-only entries that match nothing are normal (a preset for models with and without
@@ -68,6 +70,8 @@ extension RuleSet {
     case .linear: return "zplus"
     case .maxPool: return "winner-take-all"
     case .avgPool, .globalAvgPool: return "proportional"
+    case .sum: return "proportional"
+    case .product: return "signal"
     case .other: return "pass"
     }
   }

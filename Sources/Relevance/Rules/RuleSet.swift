@@ -192,49 +192,8 @@ public enum RuleSpec: Equatable, Sendable, CustomStringConvertible {
     }
   }
 
-  /// The node kinds the rule can serve.
-  var targets: Set<RuleTarget> {
-    switch self {
-    case .linear, .zBoxFromPreprocessing: return [.linear]
-    case .gradient: return Set(RuleTarget.allCases)
-    case .node(.winnerTakeAll): return [.maxPool]
-    case .node(.proportional): return [.maxPool, .avgPool, .globalAvgPool]
-    case .node(.uniform): return [.avgPool, .globalAvgPool]
-    case .node(.gradient): return Set(RuleTarget.allCases)
-    case .node(.pass), .node(.guidedBackprop), .node(.deconvnet): return [.other]
-    case .node(.linear): return [.linear]
-    }
-  }
-}
-
-/// How the rule configuration sees a node.
-enum RuleTarget: CaseIterable, Hashable {
-  case linear, maxPool, avgPool, globalAvgPool
-  /// Every other op (activations, LRN, affine, concat, reshapes, ...): `pass` unless configured.
-  case other
-
-  init(_ op: Op) {
-    switch op {
-    case .conv, .dense: self = .linear
-    case .maxPool: self = .maxPool
-    case .avgPool: self = .avgPool
-    case .globalAvgPool: self = .globalAvgPool
-    default: self = .other
-    }
-  }
-
-  init(opName: String) {
-    switch opName {
-    case "Conv", "Dense": self = .linear
-    case "MaxPool": self = .maxPool
-    case "AveragePool": self = .avgPool
-    case "GlobalAveragePool": self = .globalAvgPool
-    default: self = .other
-    }
-  }
-
-  /// Whether the configuration must give this node a rule.
-  var needsRule: Bool { self != .other }
+  /// The node families the rule can serve (from `RuleCatalog`).
+  var targets: Set<RuleTarget> { RuleCatalog.definition(named: catalogName)!.serves }
 }
 
 /// One entry of a rule set: matchers (all given must hold) and the rule.
@@ -279,13 +238,13 @@ public struct RuleEntry: Equatable, Sendable {
     "entry \(number) (" + (line.map { "line \($0): " } ?? "") + text + ")"
   }
 
-  /// Whether the entry selects `node`; `linearIndex` is the node's index among the graph's
-  /// Conv/Dense nodes (nil for other nodes), `linearCount` their number.
-  public func matches(_ node: Node, linearIndex: Int?, linearCount: Int) -> Bool {
+  /// Whether the entry selects `node` (of family `target`, see `RuleTarget`): the rule must
+  /// serve the family, and every matcher given must hold. `linearIndex` is the node's index
+  /// among the graph's Conv/Dense nodes (nil for other nodes), `linearCount` their number.
+  func matches(_ node: Node, target: RuleTarget, linearIndex: Int?, linearCount: Int) -> Bool {
+    guard rule.targets.contains(target) else { return false }
     if let ops {
       guard ops.contains(node.op.name) else { return false }
-    } else {
-      guard rule.targets.contains(RuleTarget(node.op)) else { return false }
     }
     if let names {
       guard names.contains(where: { globMatch($0, node.name) }) else { return false }
@@ -325,42 +284,28 @@ public func globMatch(_ pattern: String, _ text: String) -> Bool {
 extension RuleSet {
   /// Op names a `op:` matcher accepts: the canonical ops as `Op.name` prints them.
   public static let opNames = [
-    "Conv", "Dense", "MaxPool", "AveragePool", "GlobalAveragePool", "Relu", "LeakyRelu", "Clip",
-    "LRN", "Affine", "Concat", "Add", "Sub", "Mul", "Div", "Pad", "Softmax", "Transpose",
+    "Conv", "ConvTranspose", "Dense", "MaxPool", "AveragePool", "GlobalAveragePool",
+    "LRN", "LayerNormalization", "Resize", "Affine", "Concat", "Add", "Sub", "Mul", "Div", "Pad", "Softmax", "Transpose",
     "Flatten", "Reshape", "Squeeze", "Unsqueeze",
-  ]
+  ] + ActivationRegistry.opNames
   /// Op groups a `op:` matcher accepts.
   public static let opGroups: [(name: String, ops: [String])] = [
-    ("linear", ["Conv", "Dense"]),
+    ("linear", ["Conv", "ConvTranspose", "Dense"]),
     ("pooling", ["MaxPool", "AveragePool", "GlobalAveragePool"]),
+    ("activation", ActivationRegistry.opNames),
   ]
-  /// The rule names, in documentation order.
-  public static let ruleNames = [
-    "epsilon", "zero", "zplus", "alphabeta", "zbox", "wsquare", "flat", "gamma", "gradient",
-    "winner-take-all", "proportional", "uniform", "pass", "guided-backprop", "deconvnet",
-  ]
+  /// The rule names, in documentation order (`RuleCatalog`).
+  public static let ruleNames = RuleCatalog.all.map(\.name)
 
   /// Parameters each rule accepts.
-  static let ruleParameters: [String: [String]] = [
-    "epsilon": ["epsilon", "bias"], "zero": ["bias"], "zplus": ["bias"],
-    "alphabeta": ["alpha", "beta", "bias"], "zbox": ["low", "high", "bias"], "wsquare": ["bias"],
-    "flat": ["bias"], "gamma": ["gamma", "bias"], "gradient": ["bias"],
-    "winner-take-all": [], "proportional": [], "uniform": [], "pass": [],
-    "guided-backprop": [], "deconvnet": [],
-  ]
+  static let ruleParameters: [String: [String]] = Dictionary(uniqueKeysWithValues: RuleCatalog.all.map {
+    ($0.name, $0.parameters.map(\.key))
+  })
   static let parameterKeys = ["epsilon", "alpha", "beta", "gamma", "low", "high", "bias"]
 
   /// What a rule applies to, for messages.
   static func servesText(_ rule: String) -> String {
-    switch rule {
-    case "winner-take-all": return "MaxPool"
-    case "proportional": return "MaxPool, AveragePool, GlobalAveragePool"
-    case "uniform": return "AveragePool, GlobalAveragePool"
-    case "pass": return "ops that need no rule (Relu, LRN, Affine, Concat, reshapes, ...), not Conv, Dense or pooling"
-    case "gradient": return "every op"
-    case "guided-backprop", "deconvnet": return "Relu"
-    default: return "Conv, Dense"
-    }
+    RuleCatalog.definition(named: rule)?.servesText ?? "Conv, Dense"
   }
 
   /// ONNX op types that canonical graphs spell differently, for hints.
@@ -376,7 +321,7 @@ extension RuleSet {
     if let group = opGroups.first(where: { $0.name == key }) { return group.ops }
     if let op = opNames.first(where: { $0.lowercased() == key }) { return [op] }
     let hint = onnxHints[key].map { " (canonical graphs call it \($0))" } ?? ""
-    throw ConfigProblem("unknown op `\(ConfigYAML.excerpt(name))`\(hint); ops: \(opNames.joined(separator: ", ")); groups: linear (Conv, Dense), pooling (MaxPool, AveragePool, GlobalAveragePool)")
+    throw ConfigProblem("unknown op `\(ConfigYAML.excerpt(name))`\(hint); ops: \(opNames.joined(separator: ", ")); groups: \(opGroups.map { $0.name == "activation" ? "activation (every activation)" : "\($0.name) (\($0.ops.joined(separator: ", ")))" }.joined(separator: ", "))")
   }
 }
 
@@ -460,23 +405,24 @@ struct DecodedEntry: Decodable {
     }
 
     // What the entry can select, checked against what the rule serves.
+    let definition = RuleCatalog.definition(named: ruleName)!
     let targets = rule.targets
     if let ops {
-      let bad = ops.filter { !targets.contains(RuleTarget(opName: $0)) }
+      let bad = ops.filter { RuleTarget.targets(opName: $0).isDisjoint(with: targets) }
       if !bad.isEmpty {
         throw ConfigProblem("rule \(ruleName) cannot serve \(bad.joined(separator: ", ")); it applies to \(RuleSet.servesText(ruleName))")
       }
     }
-    if rule == .node(.guidedBackprop) || rule == .node(.deconvnet), ops != ["Relu"] {
-      throw ConfigProblem("rule \(ruleName) serves Relu only: write `{op: Relu, rule: \(ruleName)}`")
+    if let only = definition.onlyOps, ops.map({ !Set($0).isSubset(of: only) }) ?? true {
+      throw ConfigProblem("rule \(ruleName) serves \(only.joined(separator: ", ")) only: write `{op: \(only.joined(separator: ", ")), rule: \(ruleName)}`")
     }
-    let selected = ops.map { Set($0.map(RuleTarget.init(opName:))) } ?? targets
+    let selected = ops.map { Set($0.flatMap(RuleTarget.targets(opName:))).intersection(targets) } ?? targets
     if position != nil || index != nil {
       let key = position != nil ? "position" : "index"
       if !targets.contains(.linear) {
         throw ConfigProblem("`\(key)` counts linear layers (Conv, Dense), which rule \(ruleName) cannot serve")
       }
-      if let ops, let other = ops.first(where: { RuleTarget(opName: $0) != .linear }) {
+      if let ops, let other = ops.first(where: { !RuleTarget.targets(opName: $0).contains(.linear) }) {
         throw ConfigProblem("`\(key)` counts linear layers (Conv, Dense), but `op` names \(other)")
       }
     }
@@ -495,76 +441,6 @@ struct DecodedEntry: Decodable {
   }
 
   static func ruleSpec(_ rule: String, _ m: ConfigMapping, bias: Bool?) throws -> RuleSpec {
-    switch rule {
-    case "epsilon":
-      let e = try m.number("epsilon") ?? 1e-6
-      guard e >= 0 else { throw ConfigProblem("`epsilon` must be >= 0, not \(e)") }
-      let epsilon = try DecodedEntry.float("epsilon", e)
-      guard e == 0 || epsilon >= Float.leastNormalMagnitude else {
-        throw ConfigProblem("`epsilon` \(e) is too small for 32-bit floats (it would be \(epsilon == 0 ? "0, the zero rule" : "a subnormal \(epsilon)")); give at least \(Float.leastNormalMagnitude), or 0 (rule: zero) for the z-rule")
-      }
-      return .linear(LinearRule(.epsilon(epsilon), bias: bias))
-    case "zero":
-      return .linear(LinearRule(.epsilon(0), bias: bias))
-    case "zplus":
-      return .linear(LinearRule(.zPlus, bias: bias))
-    case "alphabeta":
-      var alpha = try m.number("alpha"), beta = try m.number("beta")
-      switch (alpha, beta) {
-      case (nil, nil): throw ConfigProblem("alphabeta needs `alpha` and `beta` (alpha - beta = 1, e.g. alpha: 2, beta: 1)")
-      case (let a?, nil): beta = a - 1
-      case (nil, let b?): alpha = b + 1
-      default: break
-      }
-      guard let a = alpha, let b = beta, a >= 0, b >= 0 else {
-        throw ConfigProblem("alphabeta needs alpha >= 0 and beta >= 0; got alpha \(alpha ?? 0), beta \(beta ?? 0)")
-      }
-      guard abs(a - b - 1) <= 1e-6 else {
-        throw ConfigProblem("alphabeta needs alpha - beta = 1 (conservation); got alpha \(a), beta \(b)")
-      }
-      return .linear(LinearRule(.alphaBeta(alpha: try DecodedEntry.float("alpha", a), beta: try DecodedEntry.float("beta", b)), bias: bias))
-    case "zbox":
-      let low = try m.numbers("low"), high = try m.numbers("high")
-      switch (low, high) {
-      case (nil, nil):
-        return .zBoxFromPreprocessing(bias: bias)
-      case (let l?, let h?):
-        if l.count > 1 && h.count > 1 && l.count != h.count {
-          throw ConfigProblem("`low` has \(l.count) values and `high` \(h.count); give one per channel or a single number")
-        }
-        for c in 0..<max(l.count, h.count) {
-          let lc = l[l.count == 1 ? 0 : c], hc = h[h.count == 1 ? 0 : c]
-          guard lc <= hc else {
-            throw ConfigProblem("zbox needs low <= high" + (max(l.count, h.count) > 1 ? " in every channel; channel \(c) has" : "; got") + " low \(lc), high \(hc)")
-          }
-        }
-        return .linear(LinearRule(.zBox(low: try l.map { try DecodedEntry.float("low", $0) },
-                                        high: try h.map { try DecodedEntry.float("high", $0) }), bias: bias))
-      default:
-        throw ConfigProblem("zbox needs both `low` and `high`, or neither (then they come from the preprocessing)")
-      }
-    case "wsquare":
-      return .linear(LinearRule(.wSquare, bias: bias))
-    case "flat":
-      return .linear(LinearRule(.flat, bias: bias))
-    case "gamma":
-      let g = try m.number("gamma") ?? 0.25
-      guard g >= 0 else { throw ConfigProblem("`gamma` must be >= 0, not \(g)") }
-      return .linear(LinearRule(.gamma(try DecodedEntry.float("gamma", g)), bias: bias))
-    case "gradient":
-      return .gradient(bias: bias)
-    case "winner-take-all":
-      return .node(.winnerTakeAll)
-    case "proportional":
-      return .node(.proportional)
-    case "uniform":
-      return .node(.uniform)
-    case "guided-backprop":
-      return .node(.guidedBackprop)
-    case "deconvnet":
-      return .node(.deconvnet)
-    default:
-      return .node(.pass)
-    }
+    try RuleCatalog.definition(named: rule)!.parse(m, bias)
   }
 }

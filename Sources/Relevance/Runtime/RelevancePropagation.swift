@@ -141,15 +141,10 @@ extension RelevancePlan {
     case .uniform(let window, let inverseDivisors):
       let s = r.multiplied(byImage: inverseDivisors)
       return [(x, WindowSums.scatter(s, window, inputShape: inputShape))]
-    case .activationGradient(let op):
+    case .activationGradient(let activation):
       let a = values[x]!
-      let derivative: (Float) -> Float
-      switch op {
-      case .leakyRelu(let alpha): derivative = { $0 > 0 ? 1 : alpha }
-      case .clip(let low, let high): derivative = { $0 > low && $0 < high ? 1 : 0 }
-      default: derivative = { $0 > 0 ? 1 : 0 }
-      }
-      return [(x, r.multiplied(byImage: Tensor(shape: a.shape, data: a.data.map(derivative))))]
+      let function = activation.function
+      return [(x, r.multiplied(byImage: Kernels.elementwise(a) { function.derivative($0) }))]
     case .guidedReLU:
       let a = values[x]!
       var out = r.data
@@ -163,12 +158,39 @@ extension RelevancePlan {
     case .scale(let factors):
       let live = node.inputs.first { !graph.isConstant($0) }!
       return [(live, r.multiplied(byImage: Tensor(shape: [factors.count], data: factors)))]
+    case .resizeAdjoint(let rows, let columns):
+      return [(x, Kernels.resize2dTransposed(r, rows: rows, columns: columns, inputShape: inputShape))]
+    case .layerNormGradient(let axis, let epsilon, let scale):
+      return [(x, layerNormGradient(r, input: values[x]!, axis: axis, epsilon: epsilon, scale: scale))]
     case .lrnGradient(let p):
       return [(x, lrnGradient(r, input: values[x]!, p))]
     case .residualSplit:
       let a = values[node.inputs[0]]!, b = values[node.inputs[1]]!
       let s = r.dividedStabilized(by: Tensor(shape: a.shape, data: zip(a.data, b.data).map(+)), epsilon: 1e-6, zeros: &zeros)
       return [(node.inputs[0], s.multiplied(byImage: a)), (node.inputs[1], s.multiplied(byImage: b))]
+    case .residualAbsSplit:
+      let a = values[node.inputs[0]]!, b = values[node.inputs[1]]!
+      let absA = a.data.map(abs), absB = b.data.map(abs)
+      let s = r.dividedStabilized(by: Tensor(shape: a.shape, data: zip(absA, absB).map(+)), epsilon: 0, zeros: &zeros)
+      return [(node.inputs[0], s.multiplied(byImage: Tensor(shape: a.shape, data: absA))),
+              (node.inputs[1], s.multiplied(byImage: Tensor(shape: b.shape, data: absB)))]
+    case .residualEqual:
+      let half = Tensor(shape: r.shape, data: r.data.map { $0 / 2 })
+      return [(node.inputs[0], half), (node.inputs[1], half)]
+    case .gate(let signal, let share):
+      let toSignal = share == 1 ? r : Tensor(shape: r.shape, data: r.data.map { $0 * share })
+      guard share < 1 else { return [(node.inputs[signal], toSignal)] }
+      let gate = node.inputs[1 - signal]
+      let toGate = Tensor(shape: r.shape, data: r.data.map { $0 * (1 - share) })
+      return [(node.inputs[signal], toSignal), (gate, toGate.summed(toImageShape: graph.shape(of: gate)!))]
+    case .productGradient:
+      let outputShape = graph.shapes[node.output]!
+      return (0..<2).map { i in
+        let other = values[node.inputs[1 - i]]!
+        let factors = broadcastIndices(from: other.shape, to: outputShape).map { other.data[$0] }
+        let g = r.multiplied(byImage: Tensor(shape: outputShape, data: factors))
+        return (node.inputs[i], g.summed(toImageShape: graph.shape(of: node.inputs[i])!))
+      }
     case .linear(let linear):
       let z = linear.lowering.denominatorIsForwardOutput ? values[node.output] : nil
       return [(x, linear.relevance(r, activation: values[x]!, forwardOutput: z, inputShape: inputShape, zeros: &zeros))]
@@ -346,6 +368,9 @@ extension RelevancePlan.LinearStep {
   }
 
   func forward(_ x: Tensor, _ w: Tensor) -> Tensor {
+    if transposedConvolution, let conv, let shape = transposedOutputShape {
+      return Kernels.conv2dTransposedInput(x, weight: w, window: conv.window, group: conv.group, inputShape: [x.shape[0]] + shape.dropFirst())
+    }
     if let conv { return Kernels.conv2d(x, weight: w, bias: nil, window: conv.window, group: conv.group) }
     return Kernels.dense(x, weight: w, bias: nil)
   }
@@ -357,6 +382,7 @@ extension RelevancePlan.LinearStep {
       return Kernels.conv2d(s, weight: transposedWeights[variant]!, bias: nil, window: t.window, group: t.group)
     }
     let w = weights[variant]!
+    if transposedConvolution, let conv { return Kernels.conv2d(s, weight: w, bias: nil, window: conv.window, group: conv.group) }
     if let conv { return Kernels.conv2dTransposedInput(s, weight: w, window: conv.window, group: conv.group, inputShape: inputShape) }
     return Kernels.denseTransposed(s, weight: w)
   }
@@ -405,6 +431,21 @@ extension Tensor {
       }
     }
     return Tensor(shape: shape, data: out)
+  }
+
+  /// self ([K] + one image's output shape) summed over the axes along which an operand of
+  /// `imageShape` ([1, ...], numpy broadcasting) was broadcast: [K] + imageShape's tail.
+  func summed(toImageShape imageShape: [Int]) -> Tensor {
+    let k = shape[0]
+    let outputShape = [1] + Array(shape.dropFirst())
+    guard imageShape != outputShape else { return self }
+    let targets = broadcastIndices(from: imageShape, to: outputShape)
+    let per = targets.count, inputCount = imageShape.elementCount
+    var out = [Float](repeating: 0, count: k * inputCount)
+    for s in 0..<k {
+      for (i, t) in targets.enumerated() { out[s * inputCount + t] += data[s * per + i] }
+    }
+    return Tensor(shape: [k] + imageShape.dropFirst(), data: out)
   }
 
   /// The sub-tensor with `axis` restricted to `range`.

@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""Tiny ONNX graphs, one per op family clrp added for the zoo, with torch/onnxruntime references.
+
+For every case NAME below this writes into ``Tests/Fixtures/ops/``:
+
+* ``NAME.onnx``           the module exported by ``torch.onnx.export`` (the legacy exporter, or
+                          dynamo for ``*_dynamo``; the opset given), seeded random weights
+                          (doubled), input [1, 3, 8, 8];
+* ``NAME.input.npy``      a seeded N(0, 1) input (scaled so that activations see their kinks
+                          and saturations);
+* ``NAME.logits.npy``     onnxruntime's output on that input (graph optimisations disabled);
+* ``NAME.gradient.npy``   torch autograd: d logit[target] / d input, target = argmax;
+* ``manifest.json``       target class per case.
+
+The Swift tests (``OpFixtureTests``) compare clrp's forward pass with the logits and its
+``gradient`` preset with the autograd gradient, so the forward kernels, the importer (ONNX
+attribute defaults), the fusion passes (SiLU, GELU) and each op's derivative are checked
+against independent implementations.
+
+Usage:  python3 Graphs/op_fixtures.py
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from torch import nn
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "Tests" / "Fixtures" / "ops"
+
+
+class ActivationNet(nn.Module):
+    """Conv → act → Conv → act → GAP → Linear: the activation on signed pre-activations."""
+
+    def __init__(self, act: nn.Module):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 6, 3, padding=1)
+        self.c2 = nn.Conv2d(6, 6, 3, padding=1)
+        self.act = act
+        self.fc = nn.Linear(6, 4)
+
+    def forward(self, x):
+        x = self.act(self.c2(self.act(self.c1(x))))
+        return self.fc(x.mean((2, 3)))
+
+
+class SqueezeExcitation(nn.Module):
+    """MobileNetV3/EfficientNet's SE block: x · gate(x), gate [1, C, 1, 1] from a bounded activation."""
+
+    def __init__(self, gate: nn.Module):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.fc1 = nn.Conv2d(8, 4, 1)
+        self.fc2 = nn.Conv2d(4, 8, 1)
+        self.gate = gate
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x):
+        x = torch.relu(self.c1(x))
+        s = self.gate(self.fc2(torch.relu(self.fc1(nn.functional.adaptive_avg_pool2d(x, 1)))))
+        x = x * s
+        return self.fc(x.mean((2, 3)))
+
+
+class SignedResidual(nn.Module):
+    """A linear bottleneck: the residual Add of two signed activations (no ReLU after it)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 6, 3, padding=1)
+        self.c2 = nn.Conv2d(6, 6, 1)
+        self.fc = nn.Linear(6, 4)
+
+    def forward(self, x):
+        a = self.c1(x)
+        b = self.c2(torch.relu(a))
+        return self.fc((a + b).mean((2, 3)))
+
+
+class GlobalMaxPooling(nn.Module):
+    """Adaptive max pooling to 1×1 (GlobalMaxPool) and amax over the plane (ReduceMax)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 6, 3, padding=1)
+        self.fc = nn.Linear(12, 4)
+
+    def forward(self, x):
+        x = self.c1(x)
+        a = nn.functional.adaptive_max_pool2d(x, 1).flatten(1)
+        b = x.amax(dim=(2, 3))
+        return self.fc(torch.cat([a, b], 1))
+
+
+class Upsampling(nn.Module):
+    """Resize as torch writes it: nearest ×2 (asymmetric, floor), bilinear ×2 (half_pixel) and
+    bilinear to a size with align_corners, each followed by a conv so that positions matter."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 4, 3, padding=1)
+        self.c2 = nn.Conv2d(12, 4, 3, padding=1, stride=2)
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        x = torch.relu(self.c1(x))
+        f = nn.functional.interpolate
+        up = torch.cat([f(x, scale_factor=2, mode="nearest"), f(x, scale_factor=2, mode="bilinear"),
+                        f(x, size=(16, 16), mode="bilinear", align_corners=True)], 1)
+        return self.fc(self.c2(up).mean((2, 3)))
+
+
+class MinMaxClip(nn.Module):
+    """ReLU6 and a lower clip written with torch.maximum/minimum against scalars (Max, Min)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 6, 3, padding=1)
+        self.fc = nn.Linear(6, 4)
+
+    def forward(self, x):
+        x = self.c1(x)
+        x = torch.minimum(torch.maximum(x, torch.tensor(0.0)), torch.tensor(1.5)) + torch.maximum(torch.tensor(-0.5), x)
+        return self.fc(x.mean((2, 3)))
+
+
+class TransposedConvolutions(nn.Module):
+    """ConvTranspose: stride 2 with padding and output_padding, and a grouped dilated one."""
+
+    def __init__(self):
+        super().__init__()
+        self.up1 = nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1)
+        self.up2 = nn.ConvTranspose2d(4, 6, 2, stride=1, padding=1, dilation=2, groups=2)
+        self.fc = nn.Linear(6, 4)
+
+    def forward(self, x):
+        return self.fc(self.up2(torch.relu(self.up1(x))).mean((2, 3)))
+
+
+class ConvNeXtBlock(nn.Module):
+    """torchvision's ConvNeXt pieces: a patchify stem with LayerNorm2d (permute → LayerNorm →
+    permute), one CNBlock (depthwise 7×7, LayerNorm on NHWC, Linear → GELU → Linear as MatMul
+    on the last axis, layer scale, residual Add) and the head's LayerNorm2d."""
+
+    def __init__(self):
+        super().__init__()
+        from torchvision.models.convnext import CNBlock, LayerNorm2d
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 2, 2), LayerNorm2d(8))
+        self.block = CNBlock(8, 1.0, 0.0)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), LayerNorm2d(8), nn.Flatten(1), nn.Linear(8, 4))
+
+    def forward(self, x):
+        return self.head(self.block(self.stem(x)))
+
+
+CASES = {
+    "sigmoid": (lambda: ActivationNet(nn.Sigmoid()), 17),
+    "hardsigmoid": (lambda: ActivationNet(nn.Hardsigmoid()), 17),
+    "hardswish": (lambda: ActivationNet(nn.Hardswish()), 17),
+    "tanh": (lambda: ActivationNet(nn.Tanh()), 17),
+    "silu": (lambda: ActivationNet(nn.SiLU()), 17),
+    "gelu_erf": (lambda: ActivationNet(nn.GELU()), 17),
+    "gelu_opset20": (lambda: ActivationNet(nn.GELU()), 20),
+    "gelu_tanh_opset20": (lambda: ActivationNet(nn.GELU(approximate="tanh")), 20),
+    "se_sigmoid": (lambda: SqueezeExcitation(nn.Sigmoid()), 17),
+    "se_hardsigmoid": (lambda: SqueezeExcitation(nn.Hardsigmoid()), 17),
+    "signed_residual": (lambda: SignedResidual(), 17),
+    "global_max_pooling": (lambda: GlobalMaxPooling(), 17),
+    "resize": (lambda: Upsampling(), 17),
+    "min_max_clip": (lambda: MinMaxClip(), 17),
+    "conv_transpose": (lambda: TransposedConvolutions(), 17),
+    "convnext_block": (lambda: ConvNeXtBlock(), 17),
+    # torch's dynamo exporter: Gelu, LayerNormalization, and as_strided as Reshape → Gather.
+    "convnext_block_dynamo": (lambda: ConvNeXtBlock(), 20),
+}
+
+
+def session(path: Path) -> ort.InferenceSession:
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    so.intra_op_num_threads = 1
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    manifest = {}
+    for name, (build, opset) in CASES.items():
+        seed = zlib.crc32(name.removesuffix("_dynamo").encode())
+        torch.manual_seed(seed)
+        model = build().eval()
+        for p in model.parameters():  # larger weights: activations reach their saturations
+            p.data.mul_(2.0)
+        x = torch.from_numpy(np.random.default_rng(seed).normal(0, 1.5, (1, 3, 8, 8)).astype(np.float32))
+        path = OUT / f"{name}.onnx"
+        if name.endswith("_dynamo"):
+            torch.onnx.export(model, (x,), str(path), opset_version=opset, dynamo=True, external_data=False,
+                              input_names=["input"], output_names=["logits"])
+        else:
+            torch.onnx.export(model, (x,), str(path), opset_version=opset, dynamo=False,
+                              input_names=["input"], output_names=["logits"])
+        logits = session(path).run(None, {"input": x.numpy()})[0]
+        xg = x.clone().requires_grad_(True)
+        out = model(xg)
+        target = int(out[0].argmax())
+        out[0, target].backward()
+        np.save(OUT / f"{name}.input.npy", x.numpy())
+        np.save(OUT / f"{name}.logits.npy", logits.astype(np.float32))
+        np.save(OUT / f"{name}.gradient.npy", xg.grad.numpy().astype(np.float32))
+        torch_logits = out.detach().numpy()
+        manifest[name] = {"opset": opset, "target": target,
+                          "torch_vs_onnxruntime": float(np.abs(torch_logits - logits).max())}
+        print(f"{name}: opset {opset}, target {target}, ops",
+              sorted({n.op_type for n in __import__('onnx').load(str(path)).graph.node}))
+    (OUT / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
