@@ -587,8 +587,8 @@ final class PassTests: XCTestCase {
                    ["aff_before_conv", "aff_before_reshape", "aff_shared_conv"])
   }
 
-  /// SiLU (both Mul orders) and GELU's erf decomposition (both Mul orders, Div by √2 or Mul by
-  /// 1/√2) fuse into single activations; a gate Mul(x, Sigmoid(y)) and a pattern whose inner
+  /// SiLU (both Mul orders) and GELU's erf decomposition (the three Mul orders exporters write,
+  /// Div by √2 or Mul by 1/√2) fuse into single activations; a gate Mul(x, Sigmoid(y)) and a pattern whose inner
   /// values are read elsewhere keep what they need.
   func testFuseActivationPatterns() throws {
     var b = GraphBuilder(seed: 31)
@@ -605,7 +605,9 @@ final class PassTests: XCTestCase {
     }
     let gelu1 = b.add(.elementwise(.mul), [b.add(.elementwise(.mul), [x, erfPart(x, divide: true)]), b.floats([0.5], shape: [])], name: "gelu1")
     let gelu2 = b.add(.elementwise(.mul), [erfPart(y, divide: false), b.add(.elementwise(.mul), [b.floats([0.5], shape: []), y])], name: "gelu2")
-    let c = PassCase(name: "activation patterns", graph: b.graph([1, 2, 5, 5], outputs: [silu1, silu2, gate, gelu1, gelu2]), inputShape: [1, 2, 5, 5])
+    let z = b.conv(b.input, in: 2, out: 4)
+    let gelu3 = b.add(.elementwise(.mul), [z, b.add(.elementwise(.mul), [b.floats([0.5], shape: []), erfPart(z, divide: true)])], name: "gelu3")
+    let c = PassCase(name: "activation patterns", graph: b.graph([1, 2, 5, 5], outputs: [silu1, silu2, gate, gelu1, gelu2, gelu3]), inputShape: [1, 2, 5, 5])
     let (_, after) = try checkPass(FuseActivationPatterns(), c)
     let op = { (name: String) in after.nodes.first { $0.name == name }!.op }
     XCTAssertEqual(op("silu1"), .silu)
@@ -613,6 +615,7 @@ final class PassTests: XCTestCase {
     XCTAssertEqual(op("gate"), .elementwise(.mul))
     XCTAssertEqual(op("gelu1"), .activation(Activation(GELU(tanhApproximation: false))))
     XCTAssertEqual(op("gelu2"), .activation(Activation(GELU(tanhApproximation: false))))
+    XCTAssertEqual(op("gelu3"), .activation(Activation(GELU(tanhApproximation: false))))
     // Only the gate's Sigmoid is left of the patterns' inner nodes.
     XCTAssertEqual(after.nodes.filter { $0.op == .sigmoid }.count, 1)
     XCTAssertFalse(after.nodes.contains { if case .activation(let a) = $0.op { return a.name == "Erf" } else { return false } })

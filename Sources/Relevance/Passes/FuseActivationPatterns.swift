@@ -4,6 +4,7 @@
 ///   SiLU:  Mul(x, Sigmoid(x))                                   (either operand order)
 ///   GELU:  Mul(Mul(x, Add(Erf(Div(x, √2)), 1)), 0.5)            (torch before opset 20)
 ///          Mul(Mul(x, 0.5), Add(Erf(Div(x, √2)), 1))            (the other Mul order)
+///          Mul(x, Mul(0.5, Add(Erf(Div(x, √2)), 1)))            (torch's dynamo exporter)
 ///
 /// Operand orders of Mul and Add are free; Div(x, √2) may be Mul(x, 1/√2). Nodes of the
 /// pattern that nothing else reads are removed.
@@ -69,12 +70,13 @@ public struct FuseActivationPatterns: GraphPass {
     if let inner = other(node, { isScalar($0, 0.5) }).flatMap(producer), inner.op == .elementwise(.mul) {
       for (a, b) in [(0, 1), (1, 0)] where erfPart(inner.inputs[b]) == inner.inputs[a] { return inner.inputs[a] }
     }
-    // Mul(Mul(x, 0.5), erfPart(x))
     for (a, b) in [(0, 1), (1, 0)] {
-      if let half = producer(node.inputs[a]), half.op == .elementwise(.mul),
-         let x = other(half, { isScalar($0, 0.5) }), erfPart(node.inputs[b]) == x {
-        return x
-      }
+      guard let half = producer(node.inputs[a]), half.op == .elementwise(.mul),
+            let halved = other(half, { isScalar($0, 0.5) }) else { continue }
+      // Mul(Mul(x, 0.5), erfPart(x))
+      if erfPart(node.inputs[b]) == halved { return halved }
+      // Mul(x, Mul(0.5, erfPart(x)))
+      if erfPart(halved) == node.inputs[b] { return node.inputs[b] }
     }
     return nil
   }
