@@ -43,6 +43,10 @@ final class RuleMatrixTests: XCTestCase {
       return normalized(n, m, r, eps: eps, bias: rule.bias ? b.map { Double($0 + g * max($0, 0)) } : zeroBias) { Double(a[$0]) * Double(wg[$0][$1]) }
     case .zPlus:
       return normalized(n, m, r, eps: eps, bias: rule.bias ? b.map(pos) : zeroBias) { pos(a[$0]) * pos(w[$0][$1]) + neg(a[$0]) * neg(w[$0][$1]) }
+    case .zPlusFlat(let eta):
+      return normalized(n, m, r, eps: eps, bias: rule.bias ? b.map(pos) : zeroBias) {
+        connected($0, $1) ? pos(a[$0]) * pos(w[$0][$1]) + neg(a[$0]) * neg(w[$0][$1]) + Double(eta) : 0
+      }
     case .alphaBeta(let alpha, let beta):
       let p = normalized(n, m, r, eps: eps, bias: rule.bias ? b.map(pos) : zeroBias) { pos(a[$0]) * pos(w[$0][$1]) + neg(a[$0]) * neg(w[$0][$1]) }
       let q = normalized(n, m, r, eps: eps, bias: rule.bias ? b.map(neg) : zeroBias) { pos(a[$0]) * neg(w[$0][$1]) + neg(a[$0]) * pos(w[$0][$1]) }
@@ -65,6 +69,7 @@ final class RuleMatrixTests: XCTestCase {
     LinearRule(.zPlus), LinearRule(.zPlus, bias: true), LinearRule(.alphaBeta(alpha: 2, beta: 1)),
     LinearRule(.alphaBeta(alpha: 1, beta: 0), bias: true), LinearRule(.zBox(low: [-1.5], high: [1.5])),
     LinearRule(.wSquare), LinearRule(.flat), LinearRule(.gamma(0.25)), LinearRule(.gradient),
+    LinearRule(.zPlusFlat(eta: 1e-6)), LinearRule(.zPlusFlat(eta: 0.5)), LinearRule(.zPlusFlat(eta: 0.5), bias: true),
   ]
 
   func plan(_ node: Node, constants: [ValueName: Constant], inputShape: [Int], rule: LinearRule) throws -> RelevancePlan {

@@ -48,6 +48,11 @@ struct LinearRuleLowering: Sendable {
     case .zPlus:
       denominators = [Denominator(terms: [t(.positive, .positive, 1), t(.negative, .negative, 1)],
                                   bias: rule.bias ? .positive : nil, weight: 1)]
+    case .zPlusFlat(let eta):
+      // z⁺'s terms plus flat's (ones, ones) weighted η: the denominator is ≥ η·|N_j|, padding
+      // taps excluded because the ones tensor is zero-padded like the image.
+      denominators = [Denominator(terms: [t(.positive, .positive, 1), t(.negative, .negative, 1), t(.ones, .ones, eta)],
+                                  bias: rule.bias ? .positive : nil, weight: 1)]
     case .alphaBeta(let alpha, let beta):
       denominators = [Denominator(terms: [t(.positive, .positive, 1), t(.negative, .negative, 1)],
                                   bias: rule.bias ? .positive : nil, weight: alpha)]

@@ -60,6 +60,12 @@ public struct LinearRule: Equatable, Sendable, CustomStringConvertible {
     case epsilon(Float)
     /// R_i = Σ_j (a_i⁺ w_ij⁺ + a_i⁻ w_ij⁻) / stab(Σ_i' a_i'⁺ w_i'j⁺ + a_i'⁻ w_i'j⁻) · R_j.
     case zPlus
+    /// z⁺ with a flat term of weight η in every numerator, so that no denominator is empty:
+    /// R_i = Σ_j (a_i⁺ w_ij⁺ + a_i⁻ w_ij⁻ + η) / (Σ_{i' ∈ N_j} (a_i'⁺ w_i'j⁺ + a_i'⁻ w_i'j⁻) + η·|N_j|) · R_j,
+    /// N_j the inputs connected to output j (its receptive field inside the image). z⁺ up to a
+    /// relative η·|N_j|/z⁺_j where z⁺_j > 0, `flat` where z⁺_j = 0; η > 0. The denominator is
+    /// ≥ η·|N_j| > 0, so the rule needs no stabilizer and conserves at every unit.
+    case zPlusFlat(eta: Float)
     /// R_i = Σ_j (α (a_i w_ij)⁺ / stab(Σ (a w)⁺) − β (a_i w_ij)⁻ / stab(Σ (a w)⁻)) · R_j, α − β = 1.
     case alphaBeta(alpha: Float, beta: Float)
     /// R_i = Σ_j (a_i w_ij − l_i w_ij⁺ − h_i w_ij⁻) / stab(Σ_i' …) · R_j for inputs in [l, h].
@@ -84,6 +90,8 @@ public struct LinearRule: Equatable, Sendable, CustomStringConvertible {
     self.kind = kind
     if case .epsilon(let e) = kind {
       self.epsilon = e == 0 ? 1e-12 : e  // the z-rule, stabilized only against 0
+    } else if case .zPlusFlat = kind {
+      self.epsilon = 0  // the denominator is >= η·|N_j| > 0; a stabilizer would only leak relevance
     } else {
       self.epsilon = epsilon
     }
@@ -107,6 +115,7 @@ public struct LinearRule: Equatable, Sendable, CustomStringConvertible {
     switch kind {
     case .epsilon(let e): core = e == 0 ? "zero" : "epsilon(\(e))"
     case .zPlus: core = "zplus"
+    case .zPlusFlat(let eta): core = "zplus-flat(\(eta))"
     case .alphaBeta(let a, let b): core = "alphabeta(\(a), \(b))"
     case .zBox(let l, let h): core = "zbox(low: \(l.count == 1 ? "\(l[0])" : "\(l)"), high: \(h.count == 1 ? "\(h[0])" : "\(h)"))"
     case .wSquare: core = "wsquare"

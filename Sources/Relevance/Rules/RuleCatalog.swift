@@ -155,6 +155,18 @@ enum RuleCatalog {
                    losesOnlyAtZeroDenominators: true,
                    formula: "Σ_j (a_i⁺ w_ij⁺ + a_i⁻ w_ij⁻) / stab(Σ_i' a_i'⁺ w_i'j⁺ + a_i'⁻ w_i'j⁻) · R_j; bias bypassed",
                    reference: "Montavon et al. 2017") { _, bias in .linear(LinearRule(.zPlus, bias: bias)) },
+    RuleDefinition("zplus-flat", parameters: [("eta", "`eta` > 0 (default 1e-6)"), biasParameter], serves: [.linear],
+                   conservation: .withoutBias,
+                   formula: "Σ_j (a_i⁺ w_ij⁺ + a_i⁻ w_ij⁻ + η) / (Σ_{i' ∈ N_j} (a_i'⁺ w_i'j⁺ + a_i'⁻ w_i'j⁻) + η·n_j) · R_j, N_j the receptive field inside the image (padding excluded), n_j its size: z⁺ where z⁺'s denominator is non-zero (up to η), `flat` where it is empty (depthwise convs after ReLU); no zero denominators, no stabilizer; bias bypassed",
+                   reference: "z⁺ (Montavon et al. 2017) + flat (Lapuschkin et al. 2019); Docs/RULE-STUDY.md") { m, bias in
+      let eta = try m.number("eta") ?? 1e-6
+      guard eta > 0, eta.isFinite else { throw ConfigProblem("`eta` must be > 0 (the flat term's weight), not \(eta)") }
+      let value = try DecodedEntry.float("eta", eta)
+      guard value >= Float.leastNormalMagnitude else {
+        throw ConfigProblem("`eta` \(eta) is too small for 32-bit floats; give at least \(Float.leastNormalMagnitude)")
+      }
+      return .linear(LinearRule(.zPlusFlat(eta: value), bias: bias))
+    },
     RuleDefinition("alphabeta", parameters: [("alpha", "`alpha` ≥ 0"), ("beta", "`beta` ≥ 0, α − β = 1"), biasParameter],
                    serves: [.linear], conservation: .withoutBias,
                    formula: "Σ_j (α (a_i w_ij)⁺ / stab(Σ_i' (a_i' w_i'j)⁺) − β (a_i w_ij)⁻ / stab(Σ_i' (a_i' w_i'j)⁻)) · R_j; bias bypassed",
@@ -275,6 +287,7 @@ extension Rule {
       switch linear.kind {
       case .epsilon(let e): return e == 0 ? "zero" : "epsilon"
       case .zPlus: return "zplus"
+      case .zPlusFlat: return "zplus-flat"
       case .alphaBeta: return "alphabeta"
       case .zBox: return "zbox"
       case .wSquare: return "wsquare"

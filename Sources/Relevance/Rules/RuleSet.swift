@@ -301,7 +301,7 @@ extension RuleSet {
   static let ruleParameters: [String: [String]] = Dictionary(uniqueKeysWithValues: RuleCatalog.all.map {
     ($0.name, $0.parameters.map(\.key))
   })
-  static let parameterKeys = ["epsilon", "alpha", "beta", "gamma", "low", "high", "bias"]
+  static let parameterKeys = ["epsilon", "eta", "alpha", "beta", "gamma", "low", "high", "bias"]
 
   /// What a rule applies to, for messages.
   static func servesText(_ rule: String) -> String {
