@@ -37,7 +37,7 @@ FAMILY = {
     "resnet50": ["resnet"], "densenet121": ["densenet", "resnet"],
     "mobilenet_v3_large": ["mobilenet"], "efficientnet_b0": ["efficientnet", "mobilenet"],
     "squeezenet1_1": ["squeezenet"], "inception_v3": ["inception", "googlenet"],
-    "regnet_y_400mf": ["regnet", "resnet"], "convnext_tiny": ["convnext"],
+    "regnet_y_400mf": ["regnet", "resnet"], "convnext_tiny": ["convnext", "resnet"],
 }
 
 
@@ -77,7 +77,10 @@ def check(clrp: Path, key: str, entry: dict, rules: str | None) -> dict:
     try:
         report = json.loads(run.stdout)
         row.update(verify="conserved" if report["conserved"] else "LEAKS", leak=1 - report["input_ratio"],
-                   failures=report.get("failures"))
+                   ratio=report["input_ratio"], score=report["score"], failures=report.get("failures"),
+                   zero_losses=report.get("zero_denominator_losses"))
+        if report["conserved"] and report.get("zero_denominator_losses"):
+            row["verify"] = "zero denominators"
     except (json.JSONDecodeError, KeyError):
         row.update(verify="refused", leak=None, verify_why=first_line(run.stderr or run.stdout))
     run = subprocess.run([str(clrp), "inspect", str(model), "--json"], capture_output=True, text=True)
@@ -108,16 +111,23 @@ def main() -> int:
         rows.append(check(Path(args.clrp), key, entry, args.rules))
         print(f"checked {key}", file=sys.stderr, flush=True)
 
-    print("| model | exporter | op types | classify | max diff / max logit | preset | verify | leak | inspect |")
-    print("|---|---|---:|---|---:|---|---|---:|---|")
+    print("| model | exporter | op types | classify | max diff / max logit | preset | verify | input / score | leak | inspect |")
+    print("|---|---|---:|---|---:|---|---|---:|---:|---|")
     for r in rows:
         diff = f"{r['diff']:.1e}" if r.get("diff") is not None else "-"
         leak = f"{r['leak']:.1e}" if r.get("leak") is not None else "-"
         inspect = r.get("inspect", "-")
         if r.get("params"):
             inspect += f" ({r['params'] / 1e6:.1f} M params, {r['macs'] / 1e9:.2f} GMAC)"
+        ratio = f"{r['ratio']:.6f}" if r.get("ratio") is not None else "-"
         print(f"| {r['model']} | {r['exporter']} | {r['ops']} | {r['classify']} | {diff} | {r.get('preset', '-')} "
-              f"| {r['verify']} | {leak} | {inspect} |")
+              f"| {r['verify']} | {ratio} | {leak} | {inspect} |")
+    details = {f"{r['model']}_{r['exporter']}": (r.get("failures") or []) + (r.get("zero_losses") or []) for r in rows}
+    if any(details.values()):
+        print("\nnodes that do not conserve (verify's failures, then losses at zero denominators):")
+        for key, lines in details.items():
+            for line in lines:
+                print(f"  {key}: {line}")
     reasons = {f"{r['model']}_{r['exporter']}": r.get("why") or r.get("verify_why") for r in rows
                if r.get("why") or r.get("verify_why")}
     if reasons:

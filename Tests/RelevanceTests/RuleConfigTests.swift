@@ -34,7 +34,7 @@ final class RuleConfigTests: XCTestCase {
   // MARK: Presets
 
   func testEveryPresetParses() throws {
-    let expected = ["alpha2beta1", "deconvnet", "epsilon", "epsilon-plus-flat", "gradient", "guided-backprop", "paper", "zplus"]
+    let expected = ["alpha2beta1", "deconvnet", "epsilon", "epsilon-plus-flat", "gradient", "guided-backprop", "mobilenet", "paper", "resnet", "zplus"]
     XCTAssertEqual(Presets.yaml.keys.sorted(), expected)
     for name in expected {
       let set = try RuleSet.load(nameOrPath: name)

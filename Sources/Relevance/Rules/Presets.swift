@@ -113,6 +113,40 @@ rules:
   - {rule: gradient}
 
 """#,
+    "mobilenet": #"""
+# mobilenet: z^B first, zplus-flat on every other conv, z+ on dense layers, |a|/(|a|+|b|)
+# residual split, gates to the signal. For nets with depthwise convs: MobileNetV1/V2/V3,
+# EfficientNet(-Lite), MnasNet (ReLU6/HardSwish/SiLU, linear bottlenecks, SE gates).
+#
+# Why each line (numbers: Docs/RULES.md "Presets for modern nets", Docs/RULE-STUDY.md):
+name: mobilenet
+description: z^B first, zplus-flat on the other convs, z+ on dense layers, |a|/(|a|+|b|) residual split, gates to the signal
+rules:
+  # The first conv sees normalized pixels (signed, bounded): z^B with the --preprocess bounds,
+  # as in the paper preset (Montavon et al. 2017).
+  - {op: Conv, position: first, rule: zbox}
+  # A depthwise output sees 9 inputs of ONE channel: after ReLU6 the whole window is often 0,
+  # where z+ has an empty denominator and drops what arrives (paper preset: 0.21-0.28 of the
+  # score left at the input of mobilenet_v2). zplus-flat is z+ wherever z+ is defined and flat
+  # where it is not: it conserves exactly and keeps the z+ picture (cosine 0.91-0.96 with the z+
+  # map; flat alone 0.78). On pointwise convs it is z+ up to a relative eta.
+  - {op: Conv, rule: zplus-flat, eta: 1.0e-6}
+  # The classifier: z+ (Gu et al. 2018). Not epsilon: epsilon is odd in (w, b), so CLRP2's dual
+  # (row t negated) equals the target and CLRP2 is identically 0.
+  - {op: linear, rule: zplus}
+  # Global average pooling: the z-rule of the window.
+  - {op: [AveragePool, GlobalAveragePool], rule: proportional}
+  - {op: MaxPool, rule: winner-take-all}
+  # Residual add x + F(x) of two signed tensors: a/(a+b) flips signs and amplifies where a and b
+  # cancel (up to 1.43x |R| at one add of mobilenet_v2). |a|/(|a|+|b|) conserves, never flips a
+  # sign, and equals a/(a+b) wherever a and b have the same sign.
+  - {op: Add, rule: abs-proportional}
+  # Squeeze-and-excitation gates (x * sigmoid(...)): all relevance to the gated signal, none to
+  # the gate (Arras et al. 2017). Sigmoid, HardSigmoid, HardSwish, SiLU and ReLU6 (Clip) pass
+  # relevance unchanged (the default).
+  - {op: Mul, rule: signal}
+
+"""#,
     "paper": #"""
 # paper: the rules of the CLRP paper's experiments.
 #
@@ -132,6 +166,34 @@ rules:
   - {op: linear, rule: zplus}
   - {op: MaxPool, rule: winner-take-all}
   - {op: [AveragePool, GlobalAveragePool], rule: proportional}
+
+"""#,
+    "resnet": #"""
+# resnet: z^B first, z+ on every other conv and dense layer (zplus-flat, i.e. z+ with a flat
+# fallback where z+ has nothing to divide by), |a|/(|a|+|b|) residual split, gates to the signal.
+# For ResNet, ResNeXt, Wide ResNet, RegNet (X and Y), DenseNet, ConvNeXt.
+#
+# Why each line (numbers: Docs/RULES.md "Presets for modern nets", Docs/RULE-STUDY.md):
+name: resnet
+description: z^B first, zplus-flat on the other convs, z+ on dense layers, |a|/(|a|+|b|) residual split, gates to the signal
+rules:
+  # The stem sees normalized pixels: z^B with the --preprocess bounds (Montavon et al. 2017).
+  - {op: Conv, position: first, rule: zbox}
+  # Convs: z+ (Gu et al. 2018). On ResNet's dense convs (64..2048 input channels) z+ meets no
+  # empty denominator and zplus-flat equals it up to a relative eta; on the grouped convs of
+  # RegNet/ResNeXt and the 7x7 depthwise convs of ConvNeXt it keeps what z+ would drop.
+  - {op: Conv, rule: zplus-flat, eta: 1.0e-6}
+  # Dense layers (the classifier; ConvNeXt's pointwise MatMuls): z+. Not epsilon: epsilon is odd
+  # in (w, b), so CLRP2's dual (row t negated) equals the target and CLRP2 is identically 0.
+  - {op: linear, rule: zplus}
+  - {op: MaxPool, rule: winner-take-all}
+  - {op: [AveragePool, GlobalAveragePool], rule: proportional}
+  # The block output (BatchNorm, no ReLU: signed) plus the shortcut: a/(a+b) conserves but flips
+  # signs where one operand is negative (1.32x |R| at the worst add of resnet50); |a|/(|a|+|b|)
+  # conserves without flips and equals a/(a+b) where both operands are positive.
+  - {op: Add, rule: abs-proportional}
+  # RegNet-Y's squeeze-and-excitation gates: all relevance to the gated signal (Arras et al. 2017).
+  - {op: Mul, rule: signal}
 
 """#,
     "zplus": #"""
