@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Which LRP rules conserve and keep CLRP class-discriminative on MobileNet/ResNet-style nets.
 
-The study behind Rules/drafts/{mobilenet,resnet}.yaml and Docs/RULE-STUDY.md (issue 9).
+The study behind Rules/{mobilenet,resnet}.yaml and Docs/RULE-STUDY.md (issue 9).
 
 A small, explicit, float64 LRP of our own: torchvision's mobilenet_v2 (depthwise convs,
 ReLU6, linear bottlenecks, residual adds without a ReLU after them: the structure of

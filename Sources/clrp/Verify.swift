@@ -10,7 +10,7 @@ struct Verify: ParsableCommand {
       node from the output back to the input, the relevance arriving at its output, the
       relevance it passes on, their ratio, the running ratio to the initial score, and why
       relevance leaked where it did (bias absorption, stabilizer, zero denominators).
-      Exits with status 1 when a rule that should conserve relevance (zplus, alphabeta, zbox,
+      Exits with status 1 when a rule that should conserve relevance (zplus, zplus-flat, alphabeta, zbox,
       wsquare, flat without bias; pooling, residual and gate rules; pass-through: the
       "conserves" column of Docs/RULES.md) loses more than --tolerance,
       and when the input, the score or the relevance is not finite. A single-denominator rule
