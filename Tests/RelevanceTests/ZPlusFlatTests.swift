@@ -120,14 +120,16 @@ final class ZPlusFlatTests: XCTestCase {
                       nodes: [node], constants: ["W": Constant(shape: [m, n], floats: wFlat), "b": Constant(shape: [m], floats: b)],
                       opsetVersion: 13, producer: "test")
     let canonical = try Canonicalizer.canonicalize(graph, inputShape: [1, n])
-    for eta in [Float(1e-6), 0.5] {
-      let p = try RelevancePlan(graph: canonical, rules: [.linear(LinearRule(.zPlusFlat(eta: eta)))])
+    // Threshold 0: the weights are modified block by block (one row each), as for a large classifier.
+    for eta in [Float(1e-6), 0.5] { for threshold in [RelevancePlan.defaultDenseBlockThreshold, 0] {
+      let p = try RelevancePlan(graph: canonical, rules: [.linear(LinearRule(.zPlusFlat(eta: eta)))], denseBlockThreshold: threshold)
       let result = try p.explain(Tensor(shape: [1, n], data: a), signals: Tensor(shape: [k, m], data: signals), at: "y")
       for s in 0..<k {
         let expected = Self.reference(eta: Double(eta), a: a, w: w, connected: { _, _ in true }, r: Array(signals[(s * m)..<((s + 1) * m)]))
-        XCTAssertLessThan(relativeError(Array(result.input.data[(s * n)..<((s + 1) * n)]), expected), 1e-4, "eta \(eta), signal \(s)")
+        XCTAssertLessThan(relativeError(Array(result.input.data[(s * n)..<((s + 1) * n)]), expected), 1e-4,
+                          "eta \(eta), threshold \(threshold), signal \(s)")
       }
-    }
+    } }
   }
 
   /// After a Relu, z⁺ meets empty depthwise windows and drops what arrives there; zplus-flat
