@@ -5,47 +5,121 @@ extension Kernels {
     s.group == s.c && s.m == s.c && s.cg == 1
   }
 
+  /// Output values computed at once by the depthwise kernel (one SIMD register pair on SSE,
+  /// one register on AVX).
+  typealias DepthwiseLanes = SIMD8<Float>
+
   /// Depthwise `conv2d` by direct loops over each plane:
-  /// y[n, c, oh, ow] = b[c] + Σ_{i,j} x[n, c, oh·sH − padTop + i·dH, ow·sW − padLeft + j·dW] · W[c, 0, i, j]
-  /// over the taps inside the input. Each tap (i, j) adds w·x to a whole output row at once
-  /// (the outputs whose tap column lies inside the input), which vectorizes.
+  ///
+  ///     y[n, c, oh, ow] = b[c] + Σ_{i,j} x[n, c, oh·sH − padTop + i·dH, ow·sW − padLeft + j·dW] · W[c, 0, i, j]
+  ///
+  /// over the taps inside the input. Each plane is first copied into a zero-bordered scratch
+  /// plane (`DepthwisePadding`), so that every tap of every output is a plain load; then 8
+  /// outputs of a row at a time accumulate all `kH·kW` taps in one SIMD register and are stored
+  /// once (bias first, ReLU last). Stride 2 along the width loads 16 consecutive inputs and
+  /// keeps the even ones. Planes `(n, c)` are split over the cores.
   static func conv2dDepthwise(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: [Float]?,
                               shape s: ConvShape, window: Window2D, fuseRelu: Bool, y: UnsafeMutablePointer<Float>) {
-    let rows = PoolAxis(outputs: s.oH, size: s.h, kernel: window.kernelH, stride: window.strideH,
-                        dilation: window.dilationH, padBegin: window.padTop, padEnd: window.padBottom)
-    let (kH, kW, dH, dW, sW) = (window.kernelH, window.kernelW, window.dilationH, window.dilationW, window.strideW)
-    // For tap column j: the outputs ow with 0 <= ow·sW − padLeft + j·dW < W.
-    let spans = (0..<kW).map { j -> Range<Int> in
-      let offset = j * dW - window.padLeft
-      let lo = offset >= 0 ? 0 : (-offset + sW - 1) / sW
-      let hi = s.w - offset <= 0 ? 0 : min(s.oW, (s.w - 1 - offset) / sW + 1)
-      return lo..<max(lo, hi)
-    }
-    let planes = s.n * s.c, inPlane = s.h * s.w, outPlane = s.oH * s.oW
-    parallelChunks(planes, work: planes * outPlane * kH * kW) { range in
-      for p in range {
-        let channel = p % s.c
-        let src = x + p * inPlane, w = weight + channel * kH * kW
-        let b = bias?[channel] ?? 0
-        for oh in 0..<s.oH {
-          let out = y + p * outPlane + oh * s.oW
-          out.update(repeating: b, count: s.oW)
-          let hs = oh * window.strideH - window.padTop
-          for i in rows.lo[oh]..<rows.hi[oh] {
-            let line = src + (hs + i * dH) * s.w
-            for j in 0..<kW {
-              let tap = w[i * kW + j], span = spans[j]
-              let start = line + j * dW - window.padLeft
-              if sW == 1 {
-                for ow in span { out[ow] += tap * start[ow] }
-              } else {
-                for ow in span { out[ow] += tap * start[ow * sW] }
-              }
-            }
-          }
-          if fuseRelu { for ow in 0..<s.oW { out[ow] = max(out[ow], 0) } }
+    let planes = s.n * s.c, outPlane = s.oH * s.oW
+    if outPlane == 0 { return }
+    let padding = DepthwisePadding(shape: s, window: window)
+    let taps = window.kernelH * window.kernelW
+    parallelChunks(planes, work: planes * outPlane * taps) { range in
+      ScratchPool.shared.with(padding.count) { scratch in
+        scratch.update(repeating: 0, count: padding.count)
+        for p in range {
+          let channel = p % s.c
+          padding.copyInterior(of: x + p * s.h * s.w, into: scratch)
+          depthwisePlane(scratch, rowStride: padding.rowStride, weight: weight + channel * taps,
+                         bias: bias?[channel] ?? 0, shape: s, window: window, fuseRelu: fuseRelu, y: y + p * outPlane)
         }
       }
+    }
+  }
+
+  /// One output plane of `conv2dDepthwise` from a padded input plane (`rowStride` floats a row,
+  /// the input's top-left value at row `padTop`, column `padLeft`; every tap inside, plus
+  /// `DepthwisePadding.slack` readable floats after each row).
+  @inline(__always)
+  static func depthwisePlane(_ padded: UnsafePointer<Float>, rowStride: Int, weight w: UnsafePointer<Float>, bias: Float,
+                             shape s: ConvShape, window: Window2D, fuseRelu: Bool, y: UnsafeMutablePointer<Float>) {
+    let (kH, kW, sH, sW, dH, dW) = (window.kernelH, window.kernelW, window.strideH, window.strideW,
+                                    window.dilationH, window.dilationW)
+    let lanes = DepthwiseLanes.scalarCount
+    let zero = DepthwiseLanes(repeating: 0)
+    for oh in 0..<s.oH {
+      let top = padded + oh * sH * rowStride
+      let out = y + oh * s.oW
+      /// The 8 outputs of this row starting at column `ow`.
+      @inline(__always) func vector(_ ow: Int) -> DepthwiseLanes {
+        var acc = DepthwiseLanes(repeating: bias)
+        for i in 0..<kH {
+          let line = top + i * dH * rowStride + ow * sW
+          for j in 0..<kW {
+            let tap = DepthwiseLanes(repeating: w[i * kW + j])
+            let at = UnsafeRawPointer(line + j * dW)
+            let inputs: DepthwiseLanes
+            switch sW {
+            case 1: inputs = at.loadUnaligned(as: DepthwiseLanes.self)
+            case 2: inputs = at.loadUnaligned(as: SIMD16<Float>.self).evenHalf
+            default:
+              let base = line + j * dW
+              var gathered = zero
+              for l in 0..<lanes { gathered[l] = base[l * sW] }
+              inputs = gathered
+            }
+            acc += tap * inputs
+          }
+        }
+        return fuseRelu ? acc.replacing(with: zero, where: acc .< zero) : acc
+      }
+      if s.oW >= lanes {
+        var ow = 0
+        while ow + lanes <= s.oW {
+          UnsafeMutableRawPointer(out + ow).storeBytes(of: vector(ow), as: DepthwiseLanes.self)
+          ow += lanes
+        }
+        // The last outputs: one more vector ending at the row's end (recomputing a few).
+        if ow < s.oW {
+          UnsafeMutableRawPointer(out + s.oW - lanes).storeBytes(of: vector(s.oW - lanes), as: DepthwiseLanes.self)
+        }
+      } else {
+        for ow in 0..<s.oW {
+          var acc = bias
+          for i in 0..<kH {
+            let line = top + i * dH * rowStride + ow * sW
+            for j in 0..<kW { acc += w[i * kW + j] * line[j * dW] }
+          }
+          out[ow] = fuseRelu ? max(acc, 0) : acc
+        }
+      }
+    }
+  }
+}
+
+/// The zero-bordered copy of one input plane that `conv2dDepthwise` reads: the plane at row
+/// `padTop`, column `padLeft`, with zeros around it as far as any window of the output reaches
+/// (ceil-mode windows may reach past `padBottom`/`padRight`), and `slack` more zero floats after
+/// each row for the vector loads of the last outputs.
+struct DepthwisePadding {
+  /// Floats readable after the last tap of a row: a stride-2 vector load reads 16 inputs for 8 outputs.
+  static let slack = 16
+  let height, width, top, left, rows, rowStride: Int
+  var count: Int { rows * rowStride + Self.slack }
+
+  init(shape s: Kernels.ConvShape, window: Window2D) {
+    (height, width, top, left) = (s.h, s.w, window.padTop, window.padLeft)
+    let reachH = (s.oH - 1) * window.strideH + (window.kernelH - 1) * window.dilationH + 1
+    let reachW = (s.oW - 1) * window.strideW + (window.kernelW - 1) * window.dilationW + 1
+    rows = max(top + height, reachH)
+    rowStride = max(left + width, reachW) + Self.slack
+  }
+
+  /// Writes `plane` (`height × width`) into the interior of `scratch`, whose border is zero and stays so.
+  @inline(__always)
+  func copyInterior(of plane: UnsafePointer<Float>, into scratch: UnsafeMutablePointer<Float>) {
+    for r in 0..<height {
+      (scratch + (top + r) * rowStride + left).update(from: plane + r * width, count: width)
     }
   }
 }

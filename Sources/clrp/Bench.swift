@@ -21,6 +21,11 @@ struct Bench: ParsableCommand {
         .build/release/clrp bench Graphs/build/vgg16.onnx --forward --runs 10
         .build/release/clrp bench Graphs/build/vgg16.onnx --rules paper --signals 2 --json
         .build/release/clrp bench Graphs/build/vgg16.onnx --method clrp2 --targets 5
+        .build/release/clrp bench Graphs/build/mobilenet_v2.onnx --convs --runs 20
+
+      With --convs, every convolution of the forward pass is timed on its own (its input as the
+      forward pass computes it, median of --runs calls) and the times are summed per kind:
+      depthwise, pointwise (1×1), grouped and regular, by kernel size and stride.
       """)
 
   @Argument(help: "The ONNX model.") var model: String
@@ -34,6 +39,8 @@ struct Bench: ParsableCommand {
   @Option(help: "Timed runs (median reported).") var runs = 5
   @Option(help: "Images per batch (forward only).") var batch = 1
   @Option(help: "torchvision architecture for the Zennit comparison (vgg16, alexnet, googlenet).") var zennitArch: String?
+  @Flag(help: "Time every convolution of the forward pass on its own, grouped by kind (depthwise, 1×1, ...).")
+  var convs = false
   @Flag(help: "Skip the onnxruntime / Zennit comparison.") var noReference = false
   @Flag(help: "Print JSON.") var json = false
   @Option(help: "Memory budget, e.g. 8G or 512M (default: 75 % of the machine's memory); larger models or batches are refused.")
@@ -52,6 +59,7 @@ struct Bench: ParsableCommand {
       // Canonicalizing checks the memory a forward pass needs: before the random input is made.
       let graph = try model.canonical(inputShape: shape)
       let input = randomImage(shape, preprocessing)
+      if convs { return try ConvTimings.measure(graph: graph, input: input, runs: runs, json: json) }
       let macs = graph.nodes.reduce(0) { $0 + graph.multiplyAccumulates($1) }
       let work: () throws -> Void
       var what = "forward"
