@@ -16,10 +16,10 @@ extension Kernels {
   /// over the taps inside the input. Each plane is first copied into a zero-bordered scratch
   /// plane (`DepthwisePadding`), so that every tap of every output is a plain load; then 8
   /// outputs of a row at a time accumulate all `kH·kW` taps in one SIMD register and are stored
-  /// once (bias first, ReLU last). Stride 2 along the width loads 16 consecutive inputs and
+  /// once (bias first, clamp last). Stride 2 along the width loads 16 consecutive inputs and
   /// keeps the even ones. Planes `(n, c)` are split over the cores.
   static func conv2dDepthwise(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: [Float]?,
-                              shape s: ConvShape, window: Window2D, fuseRelu: Bool, y: UnsafeMutablePointer<Float>) {
+                              shape s: ConvShape, window: Window2D, clamp: Clamp?, y: UnsafeMutablePointer<Float>) {
     let planes = s.n * s.c, outPlane = s.oH * s.oW
     if outPlane == 0 { return }
     let padding = DepthwisePadding(shape: s, window: window)
@@ -31,7 +31,7 @@ extension Kernels {
           let channel = p % s.c
           padding.copyInterior(of: x + p * s.h * s.w, into: scratch)
           depthwisePlane(scratch, rowStride: padding.rowStride, weight: weight + channel * taps,
-                         bias: bias?[channel] ?? 0, shape: s, window: window, fuseRelu: fuseRelu, y: y + p * outPlane)
+                         bias: bias?[channel] ?? 0, shape: s, window: window, clamp: clamp, y: y + p * outPlane)
         }
       }
     }
@@ -42,7 +42,7 @@ extension Kernels {
   /// `DepthwisePadding.slack` readable floats after each row).
   @inline(__always)
   static func depthwisePlane(_ padded: UnsafePointer<Float>, rowStride: Int, weight w: UnsafePointer<Float>, bias: Float,
-                             shape s: ConvShape, window: Window2D, fuseRelu: Bool, y: UnsafeMutablePointer<Float>) {
+                             shape s: ConvShape, window: Window2D, clamp: Clamp?, y: UnsafeMutablePointer<Float>) {
     let (kH, kW, sH, sW, dH, dW) = (window.kernelH, window.kernelW, window.strideH, window.strideW,
                                     window.dilationH, window.dilationW)
     let lanes = DepthwiseLanes.scalarCount
@@ -71,7 +71,7 @@ extension Kernels {
             acc += tap * inputs
           }
         }
-        return fuseRelu ? acc.replacing(with: zero, where: acc .< zero) : acc
+        return clamp.map { $0(acc) } ?? acc
       }
       if s.oW >= lanes {
         var ow = 0
@@ -90,7 +90,7 @@ extension Kernels {
             let line = top + i * dH * rowStride + ow * sW
             for j in 0..<kW { acc += w[i * kW + j] * line[j * dW] }
           }
-          out[ow] = fuseRelu ? max(acc, 0) : acc
+          out[ow] = clamp.map { $0(acc) } ?? acc
         }
       }
     }
