@@ -27,4 +27,10 @@ public struct Clamp: Equatable, Sendable {
     let a = v.replacing(with: lower, where: .!(v .> lower))
     return a.replacing(with: upper, where: a .> upper)
   }
+
+  @inline(__always)
+  public func callAsFunction(_ v: SIMD4<Float>) -> SIMD4<Float> {
+    let a = v.replacing(with: lower, where: .!(v .> lower))
+    return a.replacing(with: upper, where: a .> upper)
+  }
 }

@@ -5,10 +5,6 @@ extension Kernels {
     s.group == s.c && s.m == s.c && s.cg == 1
   }
 
-  /// Output values computed at once by the depthwise kernel (one SIMD register pair on SSE,
-  /// one register on AVX).
-  typealias DepthwiseLanes = SIMD8<Float>
-
   /// Depthwise `conv2d` by direct loops over each plane:
   ///
   ///     y[n, c, oh, ow] = b[c] + Σ_{i,j} x[n, c, oh·sH − padTop + i·dH, ow·sW − padLeft + j·dW] · W[c, 0, i, j]
@@ -39,59 +35,72 @@ extension Kernels {
 
   /// One output plane of `conv2dDepthwise` from a padded input plane (`rowStride` floats a row,
   /// the input's top-left value at row `padTop`, column `padLeft`; every tap inside, plus
-  /// `DepthwisePadding.slack` readable floats after each row).
+  /// `DepthwisePadding.slack` readable floats after each row). Rows of at least 8 outputs go 8
+  /// at a time, rows of 4 to 7 outputs 4 at a time; a row's last vector ends at the row's end
+  /// (overlapping the previous one), so there is no scalar remainder.
   @inline(__always)
-  static func depthwisePlane(_ padded: UnsafePointer<Float>, rowStride: Int, weight w: UnsafePointer<Float>, bias: Float,
+  static func depthwisePlane(_ padded: UnsafePointer<Float>, rowStride: Int, weight: UnsafePointer<Float>, bias: Float,
                              shape s: ConvShape, window: Window2D, clamp: Clamp?, y: UnsafeMutablePointer<Float>) {
-    let (kH, kW, sH, sW, dH, dW) = (window.kernelH, window.kernelW, window.strideH, window.strideW,
-                                    window.dilationH, window.dilationW)
-    let lanes = DepthwiseLanes.scalarCount
-    let zero = DepthwiseLanes(repeating: 0)
-    for oh in 0..<s.oH {
-      let top = padded + oh * sH * rowStride
-      let out = y + oh * s.oW
-      /// The 8 outputs of this row starting at column `ow`.
-      @inline(__always) func vector(_ ow: Int) -> DepthwiseLanes {
-        var acc = DepthwiseLanes(repeating: bias)
-        for i in 0..<kH {
-          let line = top + i * dH * rowStride + ow * sW
-          for j in 0..<kW {
-            let tap = DepthwiseLanes(repeating: w[i * kW + j])
-            let at = UnsafeRawPointer(line + j * dW)
-            let inputs: DepthwiseLanes
-            switch sW {
-            case 1: inputs = at.loadUnaligned(as: DepthwiseLanes.self)
-            case 2: inputs = at.loadUnaligned(as: SIMD16<Float>.self).evenHalf
-            default:
-              let base = line + j * dW
-              var gathered = zero
-              for l in 0..<lanes { gathered[l] = base[l * sW] }
-              inputs = gathered
-            }
-            acc += tap * inputs
-          }
-        }
-        return clamp.map { $0(acc) } ?? acc
-      }
-      if s.oW >= lanes {
-        var ow = 0
-        while ow + lanes <= s.oW {
-          UnsafeMutableRawPointer(out + ow).storeBytes(of: vector(ow), as: DepthwiseLanes.self)
-          ow += lanes
-        }
-        // The last outputs: one more vector ending at the row's end (recomputing a few).
-        if ow < s.oW {
-          UnsafeMutableRawPointer(out + s.oW - lanes).storeBytes(of: vector(s.oW - lanes), as: DepthwiseLanes.self)
-        }
-      } else {
+    if s.oW >= SIMD8<Float>.scalarCount {
+      depthwiseRows(SIMD8<Float>.self, padded, rowStride: rowStride, weight: weight, bias: bias, shape: s, window: window,
+                    clampVector: { clamp?($0) ?? $0 }, y: y)
+    } else if s.oW >= SIMD4<Float>.scalarCount {
+      depthwiseRows(SIMD4<Float>.self, padded, rowStride: rowStride, weight: weight, bias: bias, shape: s, window: window,
+                    clampVector: { clamp?($0) ?? $0 }, y: y)
+    } else {
+      let (kH, kW, sH, sW, dH, dW) = (window.kernelH, window.kernelW, window.strideH, window.strideW,
+                                      window.dilationH, window.dilationW)
+      for oh in 0..<s.oH {
         for ow in 0..<s.oW {
           var acc = bias
           for i in 0..<kH {
-            let line = top + i * dH * rowStride + ow * sW
-            for j in 0..<kW { acc += w[i * kW + j] * line[j * dW] }
+            let line = padded + (oh * sH + i * dH) * rowStride + ow * sW
+            for j in 0..<kW { acc += weight[i * kW + j] * line[j * dW] }
           }
-          out[ow] = clamp.map { $0(acc) } ?? acc
+          y[oh * s.oW + ow] = clamp.map { $0(acc) } ?? acc
         }
+      }
+    }
+  }
+
+  /// `depthwisePlane` with vectors of `V.scalarCount` outputs; needs `s.oW >= V.scalarCount`.
+  @inline(__always)
+  static func depthwiseRows<V: SIMD>(_: V.Type, _ padded: UnsafePointer<Float>, rowStride: Int, weight w: UnsafePointer<Float>,
+                                     bias: Float, shape s: ConvShape, window: Window2D, clampVector: (V) -> V,
+                                     y: UnsafeMutablePointer<Float>) where V.Scalar == Float {
+    let (kH, kW, sH, sW, dH, dW) = (window.kernelH, window.kernelW, window.strideH, window.strideW,
+                                    window.dilationH, window.dilationW)
+    let lanes = V.scalarCount
+    for oh in 0..<s.oH {
+      let top = padded + oh * sH * rowStride
+      let out = y + oh * s.oW
+      /// The outputs of this row from column `ow` on.
+      @inline(__always) func vector(_ ow: Int) -> V {
+        var acc = V(repeating: bias)
+        for i in 0..<kH {
+          let line = top + i * dH * rowStride + ow * sW
+          for j in 0..<kW {
+            let at = line + j * dW
+            var inputs = V()
+            if sW == 1 {
+              inputs = UnsafeRawPointer(at).loadUnaligned(as: V.self)
+            } else if sW == 2 && V.self == SIMD8<Float>.self {
+              inputs = unsafeBitCast(UnsafeRawPointer(at).loadUnaligned(as: SIMD16<Float>.self).evenHalf, to: V.self)
+            } else {
+              for l in 0..<lanes { inputs[l] = at[l * sW] }
+            }
+            acc += V(repeating: w[i * kW + j]) * inputs
+          }
+        }
+        return clampVector(acc)
+      }
+      var ow = 0
+      while ow + lanes <= s.oW {
+        UnsafeMutableRawPointer(out + ow).storeBytes(of: vector(ow), as: V.self)
+        ow += lanes
+      }
+      if ow < s.oW {
+        UnsafeMutableRawPointer(out + s.oW - lanes).storeBytes(of: vector(s.oW - lanes), as: V.self)
       }
     }
   }

@@ -4,7 +4,7 @@ import TensorKernels
 /// The direct depthwise kernel (`conv2dDepthwise`, one filter per channel) against the 7-loop
 /// `referenceConv`, over the shapes MobileNets and EfficientNets use (3×3 and 5×5, stride 1 and
 /// 2, 112² down to 7² planes) and odd ones: rows narrower than, equal to and just wider than a
-/// SIMD vector, strides 3, dilations, asymmetric pads, ceil mode, batches, fused ReLU.
+/// SIMD vector (8 or 4 lanes) or of fewer than 4 outputs, strides 3, dilations, asymmetric pads, ceil mode, batches, fused ReLU.
 final class DepthwiseConvTests: XCTestCase {
   static let cases: [ConvCase] = {
     func square(_ k: Int, stride: Int, pad: Int) -> Window2D {
@@ -30,6 +30,7 @@ final class DepthwiseConvTests: XCTestCase {
                window: Window2D(kernelH: 3, kernelW: 3, strideH: 2, strideW: 2, padTop: 0, padLeft: 0, padBottom: 0, padRight: 0,
                                 ceilMode: true)),
       ConvCase(name: "1x1 depthwise", input: [1, 5, 9, 11], filters: 5, group: 5, window: Window2D(kernelH: 1, kernelW: 1)),
+      ConvCase(name: "rows of 3 outputs (scalar path)", input: [2, 3, 5, 3], filters: 3, group: 3, window: square(3, stride: 1, pad: 1)),
       ConvCase(name: "kernel larger than the input", input: [1, 2, 3, 4], filters: 2, group: 2, window: square(5, stride: 1, pad: 2)),
     ]
     return cases
