@@ -142,7 +142,8 @@ extension Kernels {
   ///
   ///     x̂[n, g·C/G + c, h, w] = Σ_{m in g, i, j, oh, ow : oh·sH − padTop + i·dH = h, ow·sW − padLeft + j·dW = w} gradOut[n, m, oh, ow] · W[m, c, i, j]
   ///
-  /// so that `⟨conv2d(x, W), gradOut⟩ = ⟨x, conv2dTransposedInput(gradOut, W)⟩`.
+  /// so that `⟨conv2d(x, W), gradOut⟩ = ⟨x, conv2dTransposedInput(gradOut, W)⟩`. Depthwise
+  /// convolutions scatter directly (`conv2dDepthwiseTransposed`) instead of one GEMM per channel.
   ///
   /// - Parameters:
   ///   - gradOut: `[N, M, oH, oW]`, shaped like the output of `conv2d`.
@@ -161,6 +162,10 @@ extension Kernels {
     let data = gradOut.data.withUnsafeBufferPointer { gb in
       weight.data.withUnsafeBufferPointer { wb in
         makeArray(count: s.n * s.c * inPlane) { x in
+          if isDepthwise(s) {
+            conv2dDepthwiseTransposed(gb.base, weight: wb.base, shape: s, window: window, x: x)
+            return
+          }
           if pointwise {
             for img in 0..<s.n {
               for g in 0..<s.group {

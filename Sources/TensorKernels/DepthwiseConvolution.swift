@@ -106,6 +106,47 @@ extension Kernels {
   }
 }
 
+extension Kernels {
+  /// The input-gradient (transposed convolution) of a depthwise `conv2d` (see `isDepthwise`), by
+  /// direct scatter, plane by plane:
+  ///
+  ///     x̂[n, c, oh·sH − padTop + i·dH, ow·sW − padLeft + j·dW] += gradOut[n, c, oh, ow] · W[c, 0, i, j]
+  ///
+  /// over the taps inside the input; each tap adds `W[c, 0, i, j]` times an output row to an input
+  /// row at once. Writes all of `x` (`[N, C, H, W]`); input positions no window reads are 0.
+  static func conv2dDepthwiseTransposed(_ gradOut: UnsafePointer<Float>, weight: UnsafePointer<Float>, shape s: ConvShape,
+                                        window: Window2D, x: UnsafeMutablePointer<Float>) {
+    let rows = PoolAxis(outputs: s.oH, size: s.h, kernel: window.kernelH, stride: window.strideH,
+                        dilation: window.dilationH, padBegin: window.padTop, padEnd: window.padBottom)
+    let (kH, kW, dH, dW, sW) = (window.kernelH, window.kernelW, window.dilationH, window.dilationW, window.strideW)
+    let spans = (0..<kW).map { j in
+      validOutputRange(offset: j * dW - window.padLeft, stride: sW, size: s.w, outputs: s.oW)
+    }
+    let planes = s.n * s.c, inPlane = s.h * s.w, outPlane = s.oH * s.oW
+    parallelChunks(planes, work: planes * (inPlane + outPlane * kH * kW)) { range in
+      for p in range {
+        let w = weight + (p % s.c) * kH * kW, grad = gradOut + p * outPlane, plane = x + p * inPlane
+        plane.update(repeating: 0, count: inPlane)
+        for oh in 0..<s.oH {
+          let source = grad + oh * s.oW
+          for i in rows.lo[oh]..<rows.hi[oh] {
+            let line = plane + (oh * window.strideH - window.padTop + i * dH) * s.w
+            for j in 0..<kW {
+              let tap = w[i * kW + j], (lo, hi) = spans[j]
+              let start = line + j * dW - window.padLeft
+              if sW == 1 {
+                for ow in lo..<hi { start[ow] += tap * source[ow] }
+              } else {
+                for ow in lo..<hi { start[ow * sW] += tap * source[ow] }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 /// The zero-bordered copy of one input plane that `conv2dDepthwise` reads: the plane at row
 /// `padTop`, column `padLeft`, with zeros around it as far as any window of the output reaches
 /// (ceil-mode windows may reach past `padBottom`/`padRight`), and `slack` more zero floats after

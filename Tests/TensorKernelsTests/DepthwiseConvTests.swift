@@ -60,4 +60,18 @@ final class DepthwiseConvTests: XCTestCase {
       XCTAssertFalse(y.data.contains { $0 < 0 }, "\(c.name): negative output after ReLU")
     }
   }
+
+  func testDepthwiseTransposedMatchesDirectScatterAndIsAdjoint() {
+    var rng = SplitMix64(seed: 23)
+    for c in Self.cases {
+      let x = rng.tensor(c.input)
+      let w = rng.tensor([c.filters, 1, c.window.kernelH, c.window.kernelW])
+      let y = Kernels.conv2d(x, weight: w, bias: nil, window: c.window, group: c.group)
+      let gy = rng.tensor(y.shape)
+      let gx = Kernels.conv2dTransposedInput(gy, weight: w, window: c.window, group: c.group, inputShape: c.input)
+      assertClose(gx, referenceConvTransposed(gy, w, window: c.window, group: c.group, inputShape: c.input), c.name)
+      let lhs = dot(y.data, gy.data), rhs = dot(x.data, gx.data)
+      assertClose(lhs.value, rhs.value, magnitude: lhs.magnitude + rhs.magnitude, "\(c.name): <conv(x), g> = <x, convᵀ(g)>")
+    }
+  }
 }
