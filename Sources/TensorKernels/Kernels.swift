@@ -19,7 +19,7 @@ extension Kernels {
   /// the total `work` is large enough, else a single call covering everything.
   @inline(__always)
   static func parallelChunks(_ count: Int, work: Int, _ body: (Range<Int>) -> Void) {
-    let chunks = (count <= 1 || work < parallelWorkThreshold) ? 1 : min(count, activeProcessorCount)
+    let chunks = (count <= 1 || work < parallelWorkThreshold) ? 1 : min(count, threadCount)
     if chunks <= 1 {
       if count > 0 { body(0..<count) }
       return
@@ -28,6 +28,11 @@ extension Kernels {
       body((t * count / chunks)..<((t + 1) * count / chunks))
     }
   }
+
+  /// Threads a kernel splits its work over (the cores by default). `clrp bench --threads` lowers
+  /// it, together with OpenBLAS's (`BLASThreads`), to compare kernels single-threaded; set it
+  /// before running kernels, not while they run.
+  nonisolated(unsafe) public static var threadCount = activeProcessorCount
 
   static let activeProcessorCount: Int = {
     #if canImport(Glibc)

@@ -22,6 +22,7 @@ struct Bench: ParsableCommand {
         .build/release/clrp bench Graphs/build/vgg16.onnx --rules paper --signals 2 --json
         .build/release/clrp bench Graphs/build/vgg16.onnx --method clrp2 --targets 5
         .build/release/clrp bench Graphs/build/mobilenet_v2.onnx --convs --runs 20
+        .build/release/clrp bench Graphs/build/mobilenet_v2.onnx --forward --threads 1 --runs 20
 
       With --convs, every convolution of the forward pass is timed on its own (its input as the
       forward pass computes it, median of --runs calls) and the times are summed per kind:
@@ -41,6 +42,8 @@ struct Bench: ParsableCommand {
   @Option(help: "torchvision architecture for the Zennit comparison (vgg16, alexnet, googlenet).") var zennitArch: String?
   @Flag(help: "Time every convolution of the forward pass on its own, grouped by kind (depthwise, 1×1, ...).")
   var convs = false
+  @Option(help: "Threads for clrp's kernels and OpenBLAS and for onnxruntime (forward only; default: all cores).")
+  var threads: Int?
   @Flag(help: "Skip the onnxruntime / Zennit comparison.") var noReference = false
   @Flag(help: "Print JSON.") var json = false
   @Option(help: "Memory budget, e.g. 8G or 512M (default: 75 % of the machine's memory); larger models or batches are refused.")
@@ -48,7 +51,13 @@ struct Bench: ParsableCommand {
 
   func run() throws {
     try reportingErrors {
-      guard runs > 0, batch > 0, signals > 0, targets > 0 else { throw ModelError("--runs, --batch, --signals and --targets must be positive") }
+      guard runs > 0, batch > 0, signals > 0, targets > 0, (threads ?? 1) > 0 else {
+        throw ModelError("--runs, --batch, --signals, --targets and --threads must be positive")
+      }
+      if let threads {
+        Kernels.threadCount = threads
+        BLASThreads.set(threads)
+      }
       try applyMemoryBudget(maxMemory)
       let model = try loadModel(model)
       let method = try self.method.map { try ExplanationMethod.parseList($0) }
@@ -90,7 +99,7 @@ struct Bench: ParsableCommand {
         "model": self.model, "input_shape": shape, "runs": runs, "work": what,
         "median_seconds": median, "min_seconds": times.min()!,
         "peak_rss_bytes": Statistics.peakResidentBytes(), "gflops": 2 * Double(macs) / median / 1e9,
-        "blas_kernels": BLASCore.current,
+        "blas_kernels": BLASCore.current, "threads": threads ?? Kernels.threadCount,
       ]
       var reference: (name: String, seconds: Double, rss: Int?)?
       if !noReference {
@@ -103,7 +112,8 @@ struct Bench: ParsableCommand {
             reference = ("zennit", r.median, r.rss)
           }
         } else if let r = try? PythonBench.run("bench_onnxruntime.py", [self.model, "--shape", shape.map(String.init).joined(separator: ","),
-                                                                       "--runs", String(runs)]) {
+                                                                       "--runs", String(runs)]
+                                                 + (threads.map { ["--threads", String($0)] } ?? [])) {
           reference = ("onnxruntime", r.median, r.rss)
         }
         if let reference {
@@ -116,7 +126,8 @@ struct Bench: ParsableCommand {
         try printJSON(result)
         return
       }
-      print("\(self.model)  input \(formatShape(shape)), \(what), \(runs) runs, OpenBLAS kernels \(BLASCore.current)")
+      print("\(self.model)  input \(formatShape(shape)), \(what), \(runs) runs, OpenBLAS kernels \(BLASCore.current)"
+            + (threads.map { ", \($0) thread\($0 == 1 ? "" : "s")" } ?? ""))
       print(String(format: "clrp           median %.4f s   min %.4f s   %.1f GFLOP/s (conv+dense, forward only)   peak RSS %.0f MB",
                    median, times.min()!, 2 * Double(macs) / median / 1e9, Double(Statistics.peakResidentBytes()) / 1e6))
       if let reference {
