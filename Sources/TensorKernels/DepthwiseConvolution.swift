@@ -41,15 +41,28 @@ extension Kernels {
   @inline(__always)
   static func depthwisePlane(_ padded: UnsafePointer<Float>, rowStride: Int, weight: UnsafePointer<Float>, bias: Float,
                              shape s: ConvShape, window: Window2D, clamp: Clamp?, y: UnsafeMutablePointer<Float>) {
+    let (kH, kW, sW, dW) = (window.kernelH, window.kernelW, window.strideW, window.dilationW)
+    /// Rows with vectors of type `V`; the common MobileNet/EfficientNet windows get loops with
+    /// constant bounds and strides, which the compiler unrolls.
+    @inline(__always) func rows<V: SIMD>(_ lanes: V.Type, _ clampVector: (V) -> V) where V.Scalar == Float {
+      @inline(__always) func run(_ kH: Int, _ kW: Int, _ sW: Int, _ dW: Int) {
+        depthwiseRows(lanes, padded, rowStride: rowStride, weight: weight, bias: bias, shape: s, window: window,
+                      kernelH: kH, kernelW: kW, strideW: sW, dilationW: dW, clampVector: clampVector, y: y)
+      }
+      switch (kH, kW, sW, dW) {
+      case (3, 3, 1, 1): run(3, 3, 1, 1)
+      case (3, 3, 2, 1): run(3, 3, 2, 1)
+      case (5, 5, 1, 1): run(5, 5, 1, 1)
+      case (5, 5, 2, 1): run(5, 5, 2, 1)
+      default: run(kH, kW, sW, dW)
+      }
+    }
     if s.oW >= SIMD8<Float>.scalarCount {
-      depthwiseRows(SIMD8<Float>.self, padded, rowStride: rowStride, weight: weight, bias: bias, shape: s, window: window,
-                    clampVector: { clamp?($0) ?? $0 }, y: y)
+      rows(SIMD8<Float>.self) { clamp?($0) ?? $0 }
     } else if s.oW >= SIMD4<Float>.scalarCount {
-      depthwiseRows(SIMD4<Float>.self, padded, rowStride: rowStride, weight: weight, bias: bias, shape: s, window: window,
-                    clampVector: { clamp?($0) ?? $0 }, y: y)
+      rows(SIMD4<Float>.self) { clamp?($0) ?? $0 }
     } else {
-      let (kH, kW, sH, sW, dH, dW) = (window.kernelH, window.kernelW, window.strideH, window.strideW,
-                                      window.dilationH, window.dilationW)
+      let (sH, dH) = (window.strideH, window.dilationH)
       for oh in 0..<s.oH {
         for ow in 0..<s.oW {
           var acc = bias
@@ -64,19 +77,22 @@ extension Kernels {
   }
 
   /// `depthwisePlane` with vectors of `V.scalarCount` outputs; needs `s.oW >= V.scalarCount`.
+  /// `kernelH`, `kernelW`, `strideW` and `dilationW` are the window's, passed apart so that
+  /// callers can make them constants.
   @inline(__always)
   static func depthwiseRows<V: SIMD>(_: V.Type, _ padded: UnsafePointer<Float>, rowStride: Int, weight w: UnsafePointer<Float>,
-                                     bias: Float, shape s: ConvShape, window: Window2D, clampVector: (V) -> V,
-                                     y: UnsafeMutablePointer<Float>) where V.Scalar == Float {
-    let (kH, kW, sH, sW, dH, dW) = (window.kernelH, window.kernelW, window.strideH, window.strideW,
-                                    window.dilationH, window.dilationW)
+                                     bias: Float, shape s: ConvShape, window: Window2D,
+                                     kernelH kH: Int, kernelW kW: Int, strideW sW: Int, dilationW dW: Int,
+                                     clampVector: (V) -> V, y: UnsafeMutablePointer<Float>) where V.Scalar == Float {
+    let (sH, dH) = (window.strideH, window.dilationH)
     let lanes = V.scalarCount
     for oh in 0..<s.oH {
       let top = padded + oh * sH * rowStride
       let out = y + oh * s.oW
       /// The outputs of this row from column `ow` on.
       @inline(__always) func vector(_ ow: Int) -> V {
-        var acc = V(repeating: bias)
+        // Two partial sums (even and odd kernel rows) halve the chain of dependent additions.
+        var acc = V(repeating: bias), odd = V()
         for i in 0..<kH {
           let line = top + i * dH * rowStride + ow * sW
           for j in 0..<kW {
@@ -89,10 +105,10 @@ extension Kernels {
             } else {
               for l in 0..<lanes { inputs[l] = at[l * sW] }
             }
-            acc += V(repeating: w[i * kW + j]) * inputs
+            if i % 2 == 0 { acc += V(repeating: w[i * kW + j]) * inputs } else { odd += V(repeating: w[i * kW + j]) * inputs }
           }
         }
-        return clampVector(acc)
+        return clampVector(acc + odd)
       }
       var ow = 0
       while ow + lanes <= s.oW {
