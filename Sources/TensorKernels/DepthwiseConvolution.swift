@@ -12,8 +12,8 @@ extension Kernels {
   /// over the taps inside the input. Each plane is first copied into a zero-bordered scratch
   /// plane (`DepthwisePadding`), so that every tap of every output is a plain load; then 8
   /// outputs of a row at a time (4 on narrow rows) accumulate all `kH·kW` taps in SIMD registers
-  /// and are stored once (bias first, clamp last). Stride 2 along the width loads 16 consecutive
-  /// inputs and keeps the even ones. Planes `(n, c)` are split over the cores.
+  /// and are stored once (bias first, clamp last). Stride 2 along the width loads twice as many
+  /// consecutive inputs and keeps the even ones. Planes `(n, c)` are split over the cores.
   static func conv2dDepthwise(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: [Float]?,
                               shape s: ConvShape, window: Window2D, clamp: Clamp?, y: UnsafeMutablePointer<Float>) {
     let planes = s.n * s.c, outPlane = s.oH * s.oW
@@ -102,6 +102,8 @@ extension Kernels {
               inputs = UnsafeRawPointer(at).loadUnaligned(as: V.self)
             } else if sW == 2 && V.self == SIMD8<Float>.self {
               inputs = unsafeBitCast(UnsafeRawPointer(at).loadUnaligned(as: SIMD16<Float>.self).evenHalf, to: V.self)
+            } else if sW == 2 && V.self == SIMD4<Float>.self {
+              inputs = unsafeBitCast(UnsafeRawPointer(at).loadUnaligned(as: SIMD8<Float>.self).evenHalf, to: V.self)
             } else {
               for l in 0..<lanes { inputs[l] = at[l * sW] }
             }
