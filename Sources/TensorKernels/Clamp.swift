@@ -8,8 +8,9 @@ public struct Clamp: Equatable, Sendable {
   public var lower: Float
   public var upper: Float
 
+  /// With `lower > upper` every value becomes `upper`, as in `Kernels.clip` (the upper bound is
+  /// applied last).
   public init(lower: Float = -.infinity, upper: Float = .infinity) {
-    precondition(!(lower > upper), "Clamp: lower bound \(lower) above upper bound \(upper)")
     self.lower = lower
     self.upper = upper
   }

@@ -73,6 +73,20 @@ final class CLITests: XCTestCase {
     XCTAssertNotNil(summary.range(of: #"\nRelu\s+3\s+-\s+-"#, options: .regularExpression), summary)
   }
 
+  /// `bench --convs` sorts TinyResidualNet's four convolutions (Graphs/export_dynamo.py) into
+  /// their kinds: the 3×3/2 stem, two 3×3/1 block convs and the grouped 3×3/2 down conv.
+  func testBenchConvsGroupsConvolutionsByKind() throws {
+    let run = try clrp(["bench", Self.fixture("models/residual_dynamo.onnx"), "--convs", "--runs", "1", "--threads", "1", "--json"])
+    XCTAssertEqual(run.status, 0, run.err)
+    let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(run.out.utf8)) as? [String: Any])
+    let kinds = try XCTUnwrap(object["kinds"] as? [[String: Any]])
+    var counts: [String: Int] = [:], macs: [String: Int] = [:]
+    for kind in kinds { (counts[kind["kind"] as! String], macs[kind["kind"] as! String]) = (kind["count"] as? Int, kind["macs"] as? Int) }
+    XCTAssertEqual(counts, ["regular 3x3/2": 1, "regular 3x3/1": 2, "grouped 3x3/2 (g=2)": 1])
+    XCTAssertEqual(macs["regular 3x3/1"], 2 * 16 * 576 * 144)
+    XCTAssertGreaterThan(object["total_seconds"] as? Double ?? 0, 0)
+  }
+
   func testVerifyPassesForPaperAndFailsWhereRelevanceLeaks() throws {
     let pass = try clrp(["verify", Self.fixture("models/vgg16_small.onnx"), "--rules", "paper", "--preprocess", "imagenet"])
     XCTAssertEqual(pass.status, 0, pass.out + pass.err)

@@ -33,6 +33,9 @@ final class ClampTests: XCTestCase {
     let relu6 = Clamp(lower: 0, upper: 6)
     XCTAssertEqual([-1, 0, 3, 6, 7].map { relu6(Float($0)) }, [0, 0, 3, 6, 6])
     XCTAssertEqual(Clamp.relu(Float.nan), 0, "NaN becomes the lower bound, as in Kernels.relu")
+    let crossed = Clamp(lower: 2, upper: 1)
+    XCTAssertEqual([0, 1.5, 3].map { crossed(Float($0)) }, [1, 1, 1], "crossed bounds give the upper one, as Kernels.clip does")
+    XCTAssertEqual(Kernels.clip(Tensor(shape: [3], data: [0, 1.5, 3]), min: 2, max: 1).data, [1, 1, 1])
     XCTAssertEqual(relu6(SIMD8<Float>(-1, 0, 3, 6, 7, .nan, -.infinity, .infinity)), SIMD8<Float>(0, 0, 3, 6, 6, 0, 0, 6))
   }
 }
