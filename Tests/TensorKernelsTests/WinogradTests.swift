@@ -51,7 +51,7 @@ final class WinogradTests: XCTestCase {
           w.data.withUnsafeBufferPointer { wb in
             y.withUnsafeMutableBufferPointer { yb in
               Kernels.conv2dWinograd(xb.baseAddress!, weight: wb.baseAddress!, bias: bias, shape: s, window: c.window,
-                                     fuseRelu: false, y: yb.baseAddress!, budget: slabRows * 16 * (s.cg + s.mg) * tilesW)
+                                     clamp: nil, y: yb.baseAddress!, budget: slabRows * 16 * (s.cg + s.mg) * tilesW)
             }
           }
         }
