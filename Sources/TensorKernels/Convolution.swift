@@ -49,7 +49,6 @@ extension Kernels {
   ///   - group: number of groups `G`, dividing both `C` and `M`.
   /// - Returns: `[N, M, oH, oW]` with `(oH, oW) = window.outputSize(height: H, width: W)`.
   ///
-  ///   - fuseRelu: when `true`, returns `relu(conv2d(...))`, the same as `clamp: .relu`.
   ///   - clamp: an activation applied to each slab of output while it is still in cache, instead
   ///     of in a separate pass (`Clamp.relu`, or a `Clip` such as ReLU6).
   ///
@@ -61,11 +60,9 @@ extension Kernels {
   /// formula to float rounding (within 1e-5 of `Σ |x · W|` per output in the tests). Depthwise
   /// convolutions (one filter per channel) run as direct loops (`conv2dDepthwise`).
   public static func conv2d(_ x: Tensor, weight: Tensor, bias: [Float]?, window: Window2D, group: Int,
-                            fuseRelu: Bool = false, clamp: Clamp? = nil) -> Tensor {
+                            clamp: Clamp? = nil) -> Tensor {
     let s = ConvShape(input: x.shape, weight: weight.shape, window: window, group: group)
     precondition(bias == nil || bias!.count == s.m, "conv2d: bias must have \(s.m) values")
-    precondition(!(fuseRelu && clamp != nil), "conv2d: give fuseRelu or clamp, not both")
-    let clamp = fuseRelu ? .relu : clamp
     let data = x.data.withUnsafeBufferPointer { xb in
       weight.data.withUnsafeBufferPointer { wb in
         makeArray(count: s.n * s.m * s.oH * s.oW) { y in

@@ -53,7 +53,7 @@ final class DepthwiseConvTests: XCTestCase {
       let x = rng.tensor(c.input)
       let w = rng.tensor([c.filters, 1, c.window.kernelH, c.window.kernelW])
       let bias = rng.floats(c.filters)
-      let y = Kernels.conv2d(x, weight: w, bias: bias, window: c.window, group: c.group, fuseRelu: true)
+      let y = Kernels.conv2d(x, weight: w, bias: bias, window: c.window, group: c.group, clamp: .relu)
       var expected = referenceConv(x, w, bias: bias, window: c.window, group: c.group)
       expected.values = expected.values.map { max($0, 0) }
       assertClose(y, expected, "\(c.name), fused ReLU")
