@@ -14,7 +14,8 @@ A case is skipped, with the reason listed in manifest.json, when it is an "_expa
 operator written as a function of other operators), has several graph nodes or outputs (except
 the optional extra outputs of LayerNormalization, Dropout and MaxPool, which are dropped), has no
 float input, a non-float output, an empty float input or output, declares an opset older than 7 (clrp refuses
-those for the whole file), or is large (> 64 kB of data: the committed set stays small).
+those for the whole file), or is large (> 64 kB of data: the committed set stays small), except the
+only usable case of an operator, which is kept up to 256 kB (test_mish, 80 kB).
 
 Writes manifest.json: {"cases": [{"name", "op_type", "opset", "input_shape", "output_shape",
 "constant_inputs", "onnxruntime_vs_expected", "tolerance"}], "skipped": [{"name", "op_type", "reason"}], "supported_by_importer": [...],
@@ -41,13 +42,18 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "Tests" / "Fixtures" / "onnx-node-cases"
 IMPORTER = ROOT / "Sources" / "Relevance" / "Import" / "ONNXImporter.swift"
 MAX_BYTES = 64_000
+MAX_BYTES_SOLE_CASE = 256_000
 
-# A copy of ONNXImporter.supportedOperators, checked against the Swift source when it is found.
+# A copy of ONNXImporter.supportedOperators (its structuralOperators plus the ONNX names of the
+# activations in ActivationRegistry.all), checked against the Swift sources when they are found.
 IMPORTED_OPS = [
     "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant",
-    "ConstantOfShape", "Conv", "Div", "Dropout", "Flatten", "Gather", "Gemm",
-    "GlobalAveragePool", "Identity", "LeakyRelu", "LRN", "MatMul", "MaxPool", "Mul", "Pad",
-    "ReduceMean", "Relu", "Reshape", "Shape", "Slice", "Softmax", "Squeeze", "Sub", "Transpose", "Unsqueeze",
+    "ConstantOfShape", "Conv", "ConvTranspose", "Div", "Dropout", "Elu", "Erf", "Flatten", "Gather",
+    "Gelu", "Gemm", "GlobalAveragePool", "GlobalMaxPool", "HardSigmoid", "HardSwish", "Identity",
+    "LRN", "LayerNormalization", "LeakyRelu", "MatMul", "Max", "MaxPool", "Min", "Mish", "Mul", "Pad",
+    "ReduceMax", "ReduceMean", "Relu", "Reshape", "Resize", "Selu", "Shape", "Sigmoid", "Slice",
+    "Softmax", "Softplus", "Softsign", "Squeeze", "Sub", "Tanh", "ThresholdedRelu", "Transpose",
+    "Unsqueeze",
 ]
 # Operators the zoo's models need (issue 9; see the op histograms of Graphs/export_zoo.py).
 ZOO_OPS = [
@@ -57,11 +63,25 @@ ZOO_OPS = [
 
 
 def importer_ops() -> list[str] | None:
-    """The operator list of ONNXImporter.swift, or None when the file no longer has it there."""
-    if not IMPORTER.exists():
+    """ONNXImporter.supportedOperators as the Swift sources define it: the importer's
+    `structuralOperators` plus the `onnxNames` of every activation type in `ActivationRegistry.all`;
+    None when the sources no longer have these lists where this function looks."""
+    registry = ROOT / "Sources" / "Relevance" / "Ops" / "ActivationFunction.swift"
+    activations = ROOT / "Sources" / "Relevance" / "Ops" / "Activations"
+    if not (IMPORTER.exists() and registry.exists() and activations.is_dir()):
         return None
-    match = re.search(r"supportedOperators\s*=\s*\[(.*?)\]", IMPORTER.read_text(), re.S)
-    return re.findall(r'"([A-Za-z]+)"', match.group(1)) if match else None
+    structural = re.search(r"structuralOperators\s*=\s*\[(.*?)\]", IMPORTER.read_text(), re.S)
+    registered = re.search(r"static let all:[^=]*=\s*\[(.*?)\]", registry.read_text(), re.S)
+    if not structural or not registered:
+        return None
+    names = re.findall(r'"([A-Za-z]+)"', structural.group(1))
+    sources = "\n".join(f.read_text() for f in sorted(activations.glob("*.swift")))
+    for type_name in re.findall(r"([A-Za-z]+)\.self", registered.group(1)):
+        body = re.search(r"struct " + type_name + r"\b.*?static let onnxNames(?::[^=]*)?\s*=\s*\[(.*?)\]", sources, re.S)
+        if body is None:
+            return None
+        names += re.findall(r'"([A-Za-z]+)"', body.group(1))
+    return names
 
 
 FLOAT = TensorProto.FLOAT
@@ -70,7 +90,7 @@ FLOAT = TensorProto.FLOAT
 OPTIONAL_EXTRA_OUTPUTS = {"LayerNormalization": True, "Dropout": True, "MaxPool": True}
 
 
-def rewrite(case) -> tuple[onnx.ModelProto, np.ndarray, np.ndarray, list[str]] | str:
+def rewrite(case, max_bytes: int = MAX_BYTES) -> tuple[onnx.ModelProto, np.ndarray, np.ndarray, list[str]] | str:
     """The case as a one-input model, its input and expected output; or the reason to skip it."""
     graph = case.model.graph
     if case.name.endswith("_expanded") or "_expanded_" in case.name:
@@ -107,7 +127,7 @@ def rewrite(case) -> tuple[onnx.ModelProto, np.ndarray, np.ndarray, list[str]] |
     if keep is None:
         return "no float32 input"
     total = sum(v.nbytes for v in inputs) + expected.nbytes
-    if total > MAX_BYTES:
+    if total > max_bytes:
         return f"large ({total / 1e3:.0f} kB of data)"
 
     initializers = [numpy_helper.from_array(v, info.name)
@@ -143,7 +163,7 @@ def onnxruntime_vs_expected(path: Path, value: np.ndarray, expected: np.ndarray)
 def main() -> int:
     parsed = importer_ops()
     if parsed is None:
-        print(f"note: no supportedOperators list in {IMPORTER.relative_to(ROOT)}; using the copy in this script")
+        print(f"note: could not read the operator lists of {IMPORTER.relative_to(ROOT)} and the activations; using the copy in this script")
     elif sorted(parsed) != sorted(IMPORTED_OPS):
         print(f"error: IMPORTED_OPS differs from {IMPORTER.relative_to(ROOT)}: "
               f"only there {sorted(set(parsed) - set(IMPORTED_OPS))}, only here {sorted(set(IMPORTED_OPS) - set(parsed))}; "
@@ -154,16 +174,23 @@ def main() -> int:
         warnings.simplefilter("ignore")
         from onnx.backend.test.case.node import collect_testcases
         cases = collect_testcases(None)
-    if OUT.exists():
-        shutil.rmtree(OUT)
-    OUT.mkdir(parents=True)
+    # The cases are rewritten; other files there (README.md) stay.
+    OUT.mkdir(parents=True, exist_ok=True)
+    for old in OUT.iterdir():
+        if old.is_dir():
+            shutil.rmtree(old)
+    (OUT / "manifest.json").unlink(missing_ok=True)
     written, skipped = [], []
+    results = {}
     for case in sorted(cases, key=lambda c: c.name):
         op_types = {n.op_type for n in case.model.graph.node}
         op_type = next(iter(op_types)) if len(op_types) == 1 else "+".join(sorted(op_types))
-        if not op_types & wanted:
-            continue
-        result = rewrite(case)
+        if op_types & wanted:
+            results[case.name] = (case, op_type, rewrite(case))
+    usable = {op_type for _, op_type, result in results.values() if not isinstance(result, str)}
+    for name, (case, op_type, result) in results.items():
+        if isinstance(result, str) and result.startswith("large") and op_type not in usable:
+            result = rewrite(case, MAX_BYTES_SOLE_CASE)  # the operator's only case
         if isinstance(result, str):
             skipped.append(dict(name=case.name, op_type=op_type, reason=result))
             continue

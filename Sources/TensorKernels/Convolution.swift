@@ -49,8 +49,8 @@ extension Kernels {
   ///   - group: number of groups `G`, dividing both `C` and `M`.
   /// - Returns: `[N, M, oH, oW]` with `(oH, oW) = window.outputSize(height: H, width: W)`.
   ///
-  ///   - fuseRelu: when `true`, returns `relu(conv2d(...))`, applied to each slab of output while it
-  ///     is still in cache instead of in a separate pass.
+  ///   - clamp: an activation applied to each slab of output while it is still in cache, instead
+  ///     of in a separate pass (`Clamp.relu`, or a `Clip` such as ReLU6).
   ///
   /// Computed per image and group as `W_g · im2col(x_g)` with `cblas_sgemm`; the im2col matrix is
   /// built in slabs of output rows (about `columnBudget` values each), and a 1×1 stride-1 unpadded
@@ -60,21 +60,21 @@ extension Kernels {
   /// formula to float rounding (within 1e-5 of `Σ |x · W|` per output in the tests). Depthwise
   /// convolutions (one filter per channel) run as direct loops (`conv2dDepthwise`).
   public static func conv2d(_ x: Tensor, weight: Tensor, bias: [Float]?, window: Window2D, group: Int,
-                            fuseRelu: Bool = false) -> Tensor {
+                            clamp: Clamp? = nil) -> Tensor {
     let s = ConvShape(input: x.shape, weight: weight.shape, window: window, group: group)
     precondition(bias == nil || bias!.count == s.m, "conv2d: bias must have \(s.m) values")
     let data = x.data.withUnsafeBufferPointer { xb in
       weight.data.withUnsafeBufferPointer { wb in
         makeArray(count: s.n * s.m * s.oH * s.oW) { y in
           if isDepthwise(s) {
-            conv2dDepthwise(xb.base, weight: wb.base, bias: bias, shape: s, window: window, fuseRelu: fuseRelu, y: y)
+            conv2dDepthwise(xb.base, weight: wb.base, bias: bias, shape: s, window: window, clamp: clamp, y: y)
           } else if usesWinograd(s, window) {
-            conv2dWinograd(xb.base, weight: wb.base, bias: bias, shape: s, window: window, fuseRelu: fuseRelu, y: y)
+            conv2dWinograd(xb.base, weight: wb.base, bias: bias, shape: s, window: window, clamp: clamp, y: y)
           } else if isPointwise(window) {
-            conv2dSlabs(xb.base, weight: wb.base, bias: bias, shape: s, window: window, fuseRelu: fuseRelu, y: y, columns: nil)
+            conv2dSlabs(xb.base, weight: wb.base, bias: bias, shape: s, window: window, clamp: clamp, y: y, columns: nil)
           } else {
             ScratchPool.shared.with(s.kSize * s.rowsPerSlab * s.oW) { columns in
-              conv2dSlabs(xb.base, weight: wb.base, bias: bias, shape: s, window: window, fuseRelu: fuseRelu, y: y,
+              conv2dSlabs(xb.base, weight: wb.base, bias: bias, shape: s, window: window, clamp: clamp, y: y,
                           columns: columns)
             }
           }
@@ -84,10 +84,11 @@ extension Kernels {
     return Tensor(shape: [s.n, s.m, s.oH, s.oW], data: data)
   }
 
-  /// The im2col path of `conv2d`, slab by slab of output rows: bias, `W_g · columns`, ReLU. Without
+  /// The im2col path of `conv2d`, slab by slab of output rows: `W_g · columns`, then bias and clamp
+  /// in one pass over the slab (`biasAndClamp`). Without
   /// `columns` (a pointwise window) the input rows themselves are the right-hand matrix.
   static func conv2dSlabs(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: [Float]?, shape s: ConvShape,
-                          window: Window2D, fuseRelu: Bool, y: UnsafeMutablePointer<Float>,
+                          window: Window2D, clamp: Clamp?, y: UnsafeMutablePointer<Float>,
                           columns: UnsafeMutablePointer<Float>?) {
     let plane = s.oH * s.oW, inPlane = s.h * s.w
     for img in 0..<s.n {
@@ -97,11 +98,6 @@ extension Kernels {
         for r0 in stride(from: 0, to: s.oH, by: s.rowsPerSlab) {
           let rows = r0..<min(s.oH, r0 + s.rowsPerSlab)
           let cols = rows.count * s.oW
-          if let bias {
-            parallelChunks(s.mg, work: s.mg * cols) { filters in
-              for f in filters { (out + f * plane + r0 * s.oW).update(repeating: bias[g * s.mg + f], count: cols) }
-            }
-          }
           let b: UnsafePointer<Float>, ldb: Int
           if let columns {
             parallelChunks(s.cg, work: s.kSize * cols) { channels in
@@ -113,15 +109,26 @@ extension Kernels {
             (b, ldb) = (image + r0 * s.oW, inPlane)
           }
           sgemm(m: s.mg, n: cols, k: s.kSize, a: weight + g * s.mg * s.kSize, lda: s.kSize,
-                b: b, ldb: ldb, beta: bias == nil ? 0 : 1, c: out + r0 * s.oW, ldc: plane)
-          if fuseRelu {
-            parallelChunks(s.mg, work: s.mg * cols) { filters in
-              for f in filters {
-                let row = out + f * plane + r0 * s.oW
-                for i in 0..<cols { row[i] = row[i] > 0 ? row[i] : 0 }
-              }
-            }
-          }
+                b: b, ldb: ldb, beta: 0, c: out + r0 * s.oW, ldc: plane)
+          biasAndClamp(out + r0 * s.oW, rows: s.mg, count: cols, stride: plane,
+                       bias: bias, firstBias: g * s.mg, clamp: clamp)
+        }
+      }
+    }
+  }
+
+  /// `y[f, i] = clamp(y[f, i] + bias[firstBias + f])` for the `rows` rows of `count` values,
+  /// `stride` apart, in parallel over rows; nothing when there is neither a bias nor a clamp.
+  static func biasAndClamp(_ y: UnsafeMutablePointer<Float>, rows: Int, count: Int, stride: Int,
+                           bias: [Float]?, firstBias: Int = 0, clamp: Clamp?) {
+    if bias == nil && clamp == nil { return }
+    parallelChunks(rows, work: rows * count) { filters in
+      for f in filters {
+        let row = y + f * stride, b = bias?[firstBias + f] ?? 0
+        if let clamp {
+          for i in 0..<count { row[i] = clamp(row[i] + b) }
+        } else {
+          for i in 0..<count { row[i] += b }
         }
       }
     }
@@ -132,7 +139,8 @@ extension Kernels {
   ///
   ///     x̂[n, g·C/G + c, h, w] = Σ_{m in g, i, j, oh, ow : oh·sH − padTop + i·dH = h, ow·sW − padLeft + j·dW = w} gradOut[n, m, oh, ow] · W[m, c, i, j]
   ///
-  /// so that `⟨conv2d(x, W), gradOut⟩ = ⟨x, conv2dTransposedInput(gradOut, W)⟩`.
+  /// so that `⟨conv2d(x, W), gradOut⟩ = ⟨x, conv2dTransposedInput(gradOut, W)⟩`. Depthwise
+  /// convolutions scatter directly (`conv2dDepthwiseTransposed`) instead of one GEMM per channel.
   ///
   /// - Parameters:
   ///   - gradOut: `[N, M, oH, oW]`, shaped like the output of `conv2d`.
@@ -151,6 +159,10 @@ extension Kernels {
     let data = gradOut.data.withUnsafeBufferPointer { gb in
       weight.data.withUnsafeBufferPointer { wb in
         makeArray(count: s.n * s.c * inPlane) { x in
+          if isDepthwise(s) {
+            conv2dDepthwiseTransposed(gb.base, weight: wb.base, shape: s, window: window, x: x)
+            return
+          }
           if pointwise {
             for img in 0..<s.n {
               for g in 0..<s.group {

@@ -19,7 +19,7 @@ extension Kernels {
   /// the total `work` is large enough, else a single call covering everything.
   @inline(__always)
   static func parallelChunks(_ count: Int, work: Int, _ body: (Range<Int>) -> Void) {
-    let chunks = (count <= 1 || work < parallelWorkThreshold) ? 1 : min(count, activeProcessorCount)
+    let chunks = (count <= 1 || work < parallelWorkThreshold) ? 1 : min(count, threadCount)
     if chunks <= 1 {
       if count > 0 { body(0..<count) }
       return
@@ -28,6 +28,11 @@ extension Kernels {
       body((t * count / chunks)..<((t + 1) * count / chunks))
     }
   }
+
+  /// Threads a kernel splits its work over (the cores by default). `clrp bench --threads` lowers
+  /// it, together with OpenBLAS's (`BLASThreads`), to compare kernels single-threaded; set it
+  /// before running kernels, not while they run.
+  nonisolated(unsafe) public static var threadCount = activeProcessorCount
 
   static let activeProcessorCount: Int = {
     #if canImport(Glibc)
@@ -41,6 +46,7 @@ extension Kernels {
   @inline(__always)
   static func makeArray(count: Int, _ initialize: (UnsafeMutablePointer<Float>) -> Void) -> [Float] {
     if count == 0 { return [] }
+    _ = HeapReuse.configured
     return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
       initialize(buffer.baseAddress!)
       initialized = count
@@ -99,4 +105,27 @@ final class ScratchPool: @unchecked Sendable {
     defer { give(buffer) }
     return body(buffer.0)
   }
+}
+
+/// Keeps freed tensor memory in the process for the next tensor.
+///
+/// A forward pass allocates and frees one tensor per layer, most of them between 128 kB and a few
+/// MB. glibc serves blocks above `M_MMAP_THRESHOLD` (128 kB at start) with fresh `mmap`s and
+/// returns them on free, and trims the heap top above `M_TRIM_THRESHOLD`, so every layer's output
+/// page-faults (the kernel zeroes each page) before the first write: MobileNetV2's forward pass
+/// took 2–3× longer for it on a loaded machine. Raising both thresholds (the mmap one to its
+/// maximum, 32 MB on 64-bit) lets freed blocks serve later tensors; larger ones (VGG's dense
+/// weights) still get their own mapping. Applied once, on the first tensor a kernel makes.
+enum HeapReuse {
+  static let configured: Bool = {
+    #if canImport(Glibc)
+    typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+    guard let symbol = dlsym(nil, "mallopt") else { return false }
+    let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
+    let trimThreshold: Int32 = -1, mmapThreshold: Int32 = -3  // M_TRIM_THRESHOLD, M_MMAP_THRESHOLD (malloc.h)
+    return mallopt(mmapThreshold, 32 << 20) == 1 && mallopt(trimThreshold, 1 << 30) == 1
+    #else
+    return false
+    #endif
+  }()
 }

@@ -26,9 +26,9 @@ extension Kernels {
   /// slabs of tile rows of at most `budget` floats of `V` and products; they take 16/36 of the
   /// multiplications of the direct form.
   ///
-  /// Writes all of `y`, `[N, M, oH, oW]`; `bias` and `fuseRelu` as in `conv2d`.
+  /// Writes all of `y`, `[N, M, oH, oW]`; `bias` and `clamp` as in `conv2d`.
   static func conv2dWinograd(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: [Float]?,
-                             shape s: ConvShape, window: Window2D, fuseRelu: Bool, y: UnsafeMutablePointer<Float>,
+                             shape s: ConvShape, window: Window2D, clamp: Clamp?, y: UnsafeMutablePointer<Float>,
                              budget: Int = winogradBudget) {
     let (cg, mg) = (s.cg, s.mg)
     let tilesH = (s.oH + 1) / 2, tilesW = (s.oW + 1) / 2
@@ -39,7 +39,7 @@ extension Kernels {
     let uStride = mg * cg + 32, vStride = cg * slabTiles + 32, pStride = mg * slabTiles + 32
     let uCount = s.group * 16 * uStride, vCount = 16 * vStride
     ScratchPool.shared.with(uCount + vCount + 16 * pStride) { scratch in
-      winograd(x, weight: weight, bias: bias, shape: s, window: window, fuseRelu: fuseRelu, y: y,
+      winograd(x, weight: weight, bias: bias, shape: s, window: window, clamp: clamp, y: y,
                u: scratch, v: scratch + uCount, products: scratch + uCount + vCount,
                strides: (uStride, vStride, pStride), slabRows: slabRows)
     }
@@ -49,7 +49,7 @@ extension Kernels {
   /// filter matrices, `v` and `products` one slab's 16 transformed-input and product matrices,
   /// each set spaced by its stride in `strides`.
   static func winograd(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: [Float]?,
-                       shape s: ConvShape, window: Window2D, fuseRelu: Bool, y: UnsafeMutablePointer<Float>,
+                       shape s: ConvShape, window: Window2D, clamp: Clamp?, y: UnsafeMutablePointer<Float>,
                        u: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>,
                        products: UnsafeMutablePointer<Float>, strides: (Int, Int, Int), slabRows: Int) {
     let (cg, mg, h, w, oH, oW) = (s.cg, s.mg, s.h, s.w, s.oH, s.oW)
@@ -171,10 +171,7 @@ extension Kernels {
                     let s10 = m4 - m8 - m12, s11 = m5 - m9 - m13, s12 = m6 - m10 - m14, s13 = m7 - m11 - m15
                     var y00 = s00 + s01 + s02 + b, y01 = s01 - s02 - s03 + b
                     var y10 = s10 + s11 + s12 + b, y11 = s11 - s12 - s13 + b
-                    if fuseRelu {
-                      y00.replace(with: 0, where: y00 .< 0); y01.replace(with: 0, where: y01 .< 0)
-                      y10.replace(with: 0, where: y10 .< 0); y11.replace(with: 0, where: y11 .< 0)
-                    }
+                    if let clamp { (y00, y01, y10, y11) = (clamp(y00), clamp(y01), clamp(y10), clamp(y11)) }
                     var top = SIMD16<Float>(), bottom = SIMD16<Float>()
                     top.evenHalf = y00; top.oddHalf = y01
                     bottom.evenHalf = y10; bottom.oddHalf = y11
@@ -193,10 +190,7 @@ extension Kernels {
                   let s10 = m4 - m8 - m12, s11 = m5 - m9 - m13, s12 = m6 - m10 - m14, s13 = m7 - m11 - m15
                   var y00 = s00 + s01 + s02 + b, y01 = s01 - s02 - s03 + b
                   var y10 = s10 + s11 + s12 + b, y11 = s11 - s12 - s13 + b
-                  if fuseRelu {
-                    y00 = y00 > 0 ? y00 : 0; y01 = y01 > 0 ? y01 : 0
-                    y10 = y10 > 0 ? y10 : 0; y11 = y11 > 0 ? y11 : 0
-                  }
+                  if let clamp { (y00, y01, y10, y11) = (clamp(y00), clamp(y01), clamp(y10), clamp(y11)) }
                   let ow = 2 * tx
                   let top = row0 + ow
                   top[0] = y00

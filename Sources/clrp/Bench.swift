@@ -11,8 +11,9 @@ struct Bench: ParsableCommand {
       rule set; with --method, times `clrp explain --method M` for the top --targets classes
       (forward pass and start signals included; the compiled plans are cached, as they are
       when an explainer serves many images). Each is run --runs times after one warm-up run on a seeded random input;
-      the median, the minimum, GFLOP/s of the conv and dense layers and the peak resident
-      memory are reported. Unless --no-reference is given, the same work is timed in
+      the median, the minimum, GFLOP/s of the conv and dense layers, the peak resident
+      memory and the median CPU time of the process per run are reported (with --threads 1,
+      the CPU-time ratio to onnxruntime hardly depends on the machine's load). Unless --no-reference is given, the same work is timed in
       onnxruntime (Graphs/bench_onnxruntime.py) or Zennit (Graphs/bench_zennit.py, torchvision
       architecture named by --zennit-arch or guessed from the file name) through python3, and
       the ratio is printed. Build in release mode: `swift build -c release`.
@@ -21,6 +22,12 @@ struct Bench: ParsableCommand {
         .build/release/clrp bench Graphs/build/vgg16.onnx --forward --runs 10
         .build/release/clrp bench Graphs/build/vgg16.onnx --rules paper --signals 2 --json
         .build/release/clrp bench Graphs/build/vgg16.onnx --method clrp2 --targets 5
+        .build/release/clrp bench Graphs/build/mobilenet_v2.onnx --convs --runs 20
+        .build/release/clrp bench Graphs/build/mobilenet_v2.onnx --forward --threads 1 --runs 20
+
+      With --convs, every convolution of the forward pass is timed on its own (its input as the
+      forward pass computes it, median of --runs calls) and the times are summed per kind:
+      depthwise, pointwise (1×1), grouped and regular, by kernel size and stride.
       """)
 
   @Argument(help: "The ONNX model.") var model: String
@@ -34,6 +41,10 @@ struct Bench: ParsableCommand {
   @Option(help: "Timed runs (median reported).") var runs = 5
   @Option(help: "Images per batch (forward only).") var batch = 1
   @Option(help: "torchvision architecture for the Zennit comparison (vgg16, alexnet, googlenet).") var zennitArch: String?
+  @Flag(help: "Time every convolution of the forward pass on its own, grouped by kind (depthwise, 1×1, ...).")
+  var convs = false
+  @Option(help: "Threads for clrp's kernels and OpenBLAS and for onnxruntime (forward only; default: all cores).")
+  var threads: Int?
   @Flag(help: "Skip the onnxruntime / Zennit comparison.") var noReference = false
   @Flag(help: "Print JSON.") var json = false
   @Option(help: "Memory budget, e.g. 8G or 512M (default: 75 % of the machine's memory); larger models or batches are refused.")
@@ -41,7 +52,13 @@ struct Bench: ParsableCommand {
 
   func run() throws {
     try reportingErrors {
-      guard runs > 0, batch > 0, signals > 0, targets > 0 else { throw ModelError("--runs, --batch, --signals and --targets must be positive") }
+      guard runs > 0, batch > 0, signals > 0, targets > 0, (threads ?? 1) > 0 else {
+        throw ModelError("--runs, --batch, --signals, --targets and --threads must be positive")
+      }
+      if let threads {
+        Kernels.threadCount = threads
+        BLASThreads.set(threads)
+      }
       try applyMemoryBudget(maxMemory)
       let model = try loadModel(model)
       let method = try self.method.map { try ExplanationMethod.parseList($0) }
@@ -52,6 +69,7 @@ struct Bench: ParsableCommand {
       // Canonicalizing checks the memory a forward pass needs: before the random input is made.
       let graph = try model.canonical(inputShape: shape)
       let input = randomImage(shape, preprocessing)
+      if convs { return try ConvTimings.measure(graph: graph, input: input, runs: runs, json: json) }
       let macs = graph.nodes.reduce(0) { $0 + graph.multiplyAccumulates($1) }
       let work: () throws -> Void
       var what = "forward"
@@ -69,22 +87,23 @@ struct Bench: ParsableCommand {
         work = { _ = try plan.run(input) }
       }
       try work()
-      var times: [Double] = []
+      var times: [Double] = [], cpuTimes: [Double] = []
       for i in 0..<runs {
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = DispatchTime.now().uptimeNanoseconds, cpuStart = Statistics.processCPUSeconds()
         try work()
         times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        cpuTimes.append(Statistics.processCPUSeconds() - cpuStart)
         if !json { FileHandle.standardError.write(Data("\rrun \(i + 1)/\(runs)".utf8)) }
       }
       if !json { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
       let median = Statistics.median(times)
       var result: [String: Any] = [
         "model": self.model, "input_shape": shape, "runs": runs, "work": what,
-        "median_seconds": median, "min_seconds": times.min()!,
+        "median_seconds": median, "min_seconds": times.min()!, "median_cpu_seconds": Statistics.median(cpuTimes),
         "peak_rss_bytes": Statistics.peakResidentBytes(), "gflops": 2 * Double(macs) / median / 1e9,
-        "blas_kernels": BLASCore.current,
+        "blas_kernels": BLASCore.current, "threads": threads ?? Kernels.threadCount,
       ]
-      var reference: (name: String, seconds: Double, rss: Int?)?
+      var reference: (name: String, seconds: Double, rss: Int?, cpu: Double?)?
       if !noReference {
         if explaining {
           let arch = zennitArch ?? ["vgg16", "alexnet", "googlenet"].first { self.model.lowercased().contains($0) }
@@ -92,15 +111,20 @@ struct Bench: ParsableCommand {
             ?? ["--rules", rules!, "--signals", String(signals)]
           if let arch, let r = try? PythonBench.run("bench_zennit.py", ["--arch", arch] + work
                                                       + ["--runs", String(runs), "--size", String(shape.last!)]) {
-            reference = ("zennit", r.median, r.rss)
+            reference = ("zennit", r.median, r.rss, r.cpu)
           }
         } else if let r = try? PythonBench.run("bench_onnxruntime.py", [self.model, "--shape", shape.map(String.init).joined(separator: ","),
-                                                                       "--runs", String(runs)]) {
-          reference = ("onnxruntime", r.median, r.rss)
+                                                                       "--runs", String(runs)]
+                                                 + (threads.map { ["--threads", String($0)] } ?? [])) {
+          reference = ("onnxruntime", r.median, r.rss, r.cpu)
         }
         if let reference {
           result["\(reference.name)_median_seconds"] = reference.seconds
           result["ratio_vs_\(reference.name)"] = median / reference.seconds
+          if let cpu = reference.cpu {
+            result["\(reference.name)_median_cpu_seconds"] = cpu
+            result["cpu_ratio_vs_\(reference.name)"] = Statistics.median(cpuTimes) / cpu
+          }
           if let rss = reference.rss { result["\(reference.name)_peak_rss_bytes"] = rss }
         }
       }
@@ -108,13 +132,16 @@ struct Bench: ParsableCommand {
         try printJSON(result)
         return
       }
-      print("\(self.model)  input \(formatShape(shape)), \(what), \(runs) runs, OpenBLAS kernels \(BLASCore.current)")
-      print(String(format: "clrp           median %.4f s   min %.4f s   %.1f GFLOP/s (conv+dense, forward only)   peak RSS %.0f MB",
-                   median, times.min()!, 2 * Double(macs) / median / 1e9, Double(Statistics.peakResidentBytes()) / 1e6))
+      print("\(self.model)  input \(formatShape(shape)), \(what), \(runs) runs, OpenBLAS kernels \(BLASCore.current)"
+            + (threads.map { ", \($0) thread\($0 == 1 ? "" : "s")" } ?? ""))
+      print(String(format: "clrp           median %.4f s   min %.4f s   %.1f GFLOP/s (conv+dense, forward only)   peak RSS %.0f MB   CPU %.4f s",
+                   median, times.min()!, 2 * Double(macs) / median / 1e9, Double(Statistics.peakResidentBytes()) / 1e6,
+                   Statistics.median(cpuTimes)))
       if let reference {
         print(String(format: "%-14@ median %.4f s", reference.name as NSString, reference.seconds)
               + (reference.rss.map { String(format: "   peak RSS %.0f MB", Double($0) / 1e6) } ?? ""))
-        print(String(format: "ratio clrp / %@: %.2f", reference.name as NSString, median / reference.seconds))
+        print(String(format: "ratio clrp / %@: %.2f", reference.name as NSString, median / reference.seconds)
+              + (reference.cpu.map { String(format: "   (CPU time: %.2f)", Statistics.median(cpuTimes) / $0) } ?? ""))
       } else if !noReference {
         print("reference: not available (needs python3 with \(explaining ? "torch, torchvision and zennit" : "onnxruntime"); see Graphs/)")
       }
@@ -123,6 +150,15 @@ struct Bench: ParsableCommand {
 }
 
 enum Statistics {
+  /// CPU time of the whole process (all threads, user and system) so far. With one thread it
+  /// measures the work done whatever the machine's load; with several it also counts threads
+  /// that spin while they wait.
+  static func processCPUSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+  }
+
   static func median(_ values: [Double]) -> Double {
     let sorted = values.sorted()
     let mid = sorted.count / 2
@@ -146,7 +182,7 @@ enum Statistics {
 /// Runs a timing script of `Graphs/` (found from the working directory or the source tree)
 /// and reads its JSON answer.
 enum PythonBench {
-  static func run(_ script: String, _ arguments: [String]) throws -> (median: Double, rss: Int?) {
+  static func run(_ script: String, _ arguments: [String]) throws -> (median: Double, rss: Int?, cpu: Double?) {
     let candidates = [FileManager.default.currentDirectoryPath + "/Graphs/" + script,
                       URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
                         .deletingLastPathComponent().appendingPathComponent("Graphs/" + script).path]
@@ -163,6 +199,6 @@ enum PythonBench {
     guard process.terminationStatus == 0,
           let object = try JSONSerialization.jsonObject(with: data) as? [String: Any],
           let median = object["median_seconds"] as? Double else { throw ModelError("\(script) failed") }
-    return (median, object["peak_rss_bytes"] as? Int)
+    return (median, object["peak_rss_bytes"] as? Int, object["median_cpu_seconds"] as? Double)
   }
 }

@@ -9,7 +9,8 @@ struct Inspect: ParsableCommand {
       One row per node of the canonical graph (after constant folding, BatchNorm folding,
       Identity/Dropout removal, dense-layer recognition and trailing-Softmax removal): the op,
       the ONNX op it came from, input and output shapes for one image, parameters and
-      multiply-accumulates (conv and dense layers). Totals at the bottom.
+      multiply-accumulates (conv and dense layers). Totals at the bottom, then one row per op
+      type: how many nodes, their parameters and MACs (JSON: "op_counts").
 
       With --rules, two more columns: the relevance rule of each node and the
       entry of the rule set that chose it (a preset or a YAML file; see
@@ -73,11 +74,13 @@ struct Inspect: ParsableCommand {
       }
       let totalParams = graph.nodes.reduce(0) { $0 + graph.parameterCount($1) }
       let totalMACs = graph.nodes.reduce(0) { $0 + graph.multiplyAccumulates($1) }
+      let perOp = OpCount.summary(of: graph)
       if json {
         var object: [String: Any] = [
           "model": self.model, "producer": graph.producer, "opset": graph.opsetVersion,
           "input": ["name": graph.input, "shape": shape], "outputs": graph.outputs.map { ["name": $0, "shape": graph.shape(of: $0) ?? []] },
           "nodes": rows, "total_params": totalParams, "total_macs": totalMACs, "notes": graph.notes,
+          "op_counts": perOp.map { ["op": $0.op, "count": $0.count, "params": $0.params, "macs": $0.macs] as [String: Any] },
         ]
         if let ruleSet, let assignment {
           object["rules"] = ["name": ruleSet.name ?? "", "source": ruleSet.source, "notes": assignment.notes]
@@ -106,7 +109,28 @@ struct Inspect: ParsableCommand {
                  formatCount(totalParams), formatCount(totalMACs)] + ruleColumns.map { _ in "" })
       print(table.render(separatorBeforeLast: true))
       print("\n\(graph.nodes.count) nodes, \(formatCount(totalParams)) parameters (\(totalParams)), \(formatCount(totalMACs)) MACs (\(totalMACs)) per image")
+      let opTable = TextTable(columns: ["op", "nodes", "params", "MACs"], rightAligned: [1, 2, 3])
+      for row in perOp { opTable.add([row.op, String(row.count), formatCount(row.params), formatCount(row.macs)]) }
+      print("\nper op type:\n" + opTable.render())
     }
+  }
+}
+
+/// Nodes of one op type in a canonical graph, with their parameters and multiply-accumulates.
+struct OpCount {
+  var op: String
+  var count = 0, params = 0, macs = 0
+
+  /// One entry per op type of `graph`, most nodes first (ties by name).
+  static func summary(of graph: Graph) -> [OpCount] {
+    var byOp: [String: OpCount] = [:]
+    for node in graph.nodes {
+      let name = node.op.name
+      byOp[name, default: OpCount(op: name)].count += 1
+      byOp[name]!.params += graph.parameterCount(node)
+      byOp[name]!.macs += graph.multiplyAccumulates(node)
+    }
+    return byOp.values.sorted { ($0.count, $1.op) > ($1.count, $0.op) }
   }
 }
 

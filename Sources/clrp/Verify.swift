@@ -11,10 +11,11 @@ struct Verify: ParsableCommand {
       relevance it passes on, their ratio, the running ratio to the initial score, and why
       relevance leaked where it did (bias absorption, stabilizer, zero denominators).
       Exits with status 1 when a rule that should conserve relevance (zplus, zplus-flat, alphabeta, zbox,
-      wsquare, flat without bias; pooling, residual and gate rules; pass-through: the
+      wsquare, flat without bias; pooling, residual and gate rules; pass-through; centering on
+      LayerNormalization, up to its stabilizer: the
       "conserves" column of Docs/RULES.md) loses more than --tolerance,
       and when the input, the score or the relevance is not finite. A single-denominator rule
-      (zplus, zbox, wsquare, flat, proportional) that loses relevance at a node with zero
+      (zplus, zbox, wsquare, flat, proportional, centering) that loses relevance at a node with zero
       denominators only gets a warning: where all inputs of a unit are 0 the relevance arriving
       there is lost by the rule's definition (Docs/RULES.md, "Checking conservation").
 
@@ -100,6 +101,7 @@ struct Verify: ParsableCommand {
         if case .epsilon = linear.kind { why.append("stabilizer") }
         if case .gamma = linear.kind { why.append("stabilizer") }
       }
+      if rule == .centering { why.append("stabilizer") }
       if layer.zeroDenominators > 0 { why.append("\(layer.zeroDenominators) zero denominators") }
       var status = VerifyReport.Status.ok
       if conserving && abs(loss) > tolerance {

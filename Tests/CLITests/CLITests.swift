@@ -43,6 +43,50 @@ final class CLITests: XCTestCase {
     XCTAssertNotNil(run.out.range(of: #"\d+ nodes, [\d.]+ [kMG]? ?parameters .* MACs"#, options: .regularExpression), run.out)
   }
 
+  /// The per-op-type summary against counts worked out by hand from `TinyResidualNet` in
+  /// Graphs/export_dynamo.py (BatchNorm folded into the convs, ReLU6 exported as Clip).
+  func testInspectCountsNodesParametersAndMACsPerOpType() throws {
+    let run = try clrp(["inspect", Self.fixture("models/residual_dynamo.onnx"), "--json"])
+    XCTAssertEqual(run.status, 0, run.err)
+    let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(run.out.utf8)) as? [String: Any])
+    let rows = try XCTUnwrap(object["op_counts"] as? [[String: Any]])
+    var counts: [String: Int] = [:], params: [String: Int] = [:], macs: [String: Int] = [:]
+    for row in rows {
+      let op = try XCTUnwrap(row["op"] as? String)
+      (counts[op], params[op], macs[op]) = (row["count"] as? Int, row["params"] as? Int, row["macs"] as? Int)
+    }
+    XCTAssertEqual(counts, ["Conv": 4, "Relu": 3, "Clip": 1, "Add": 1, "MaxPool": 1, "GlobalAveragePool": 1,
+                            "Reshape": 1, "Dense": 1])
+    // stem 16·3·3·3 + 16, two block convs 16·16·3·3 + 16 each, grouped down conv 32·8·3·3 + 32.
+    XCTAssertEqual(params["Conv"], 448 + 2 * 2320 + 2336)
+    XCTAssertEqual(params["Dense"], 32 * 10 + 10)
+    // MACs: output positions × taps per output: 16·24²·27, 2 × 16·24²·144, 32·12²·72; dense 32·10.
+    XCTAssertEqual(macs["Conv"], 16 * 576 * 27 + 2 * 16 * 576 * 144 + 32 * 144 * 72)
+    XCTAssertEqual(macs["Dense"], 320)
+    XCTAssertEqual(macs["Relu"], 0)
+    XCTAssertEqual(rows.first?["op"] as? String, "Conv", "most frequent op first")
+
+    let text = try clrp(["inspect", Self.fixture("models/residual_dynamo.onnx")])
+    XCTAssertEqual(text.status, 0, text.err)
+    let summary = try XCTUnwrap(text.out.components(separatedBy: "per op type:").last)
+    XCTAssertNotNil(summary.range(of: #"\nConv\s+4\s+7\.42 k\s+3\.23 M"#, options: .regularExpression), summary)
+    XCTAssertNotNil(summary.range(of: #"\nRelu\s+3\s+-\s+-"#, options: .regularExpression), summary)
+  }
+
+  /// `bench --convs` sorts TinyResidualNet's four convolutions (Graphs/export_dynamo.py) into
+  /// their kinds: the 3×3/2 stem, two 3×3/1 block convs and the grouped 3×3/2 down conv.
+  func testBenchConvsGroupsConvolutionsByKind() throws {
+    let run = try clrp(["bench", Self.fixture("models/residual_dynamo.onnx"), "--convs", "--runs", "1", "--threads", "1", "--json"])
+    XCTAssertEqual(run.status, 0, run.err)
+    let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(run.out.utf8)) as? [String: Any])
+    let kinds = try XCTUnwrap(object["kinds"] as? [[String: Any]])
+    var counts: [String: Int] = [:], macs: [String: Int] = [:]
+    for kind in kinds { (counts[kind["kind"] as! String], macs[kind["kind"] as! String]) = (kind["count"] as? Int, kind["macs"] as? Int) }
+    XCTAssertEqual(counts, ["regular 3x3/2": 1, "regular 3x3/1": 2, "grouped 3x3/2 (g=2)": 1])
+    XCTAssertEqual(macs["regular 3x3/1"], 2 * 16 * 576 * 144)
+    XCTAssertGreaterThan(object["total_seconds"] as? Double ?? 0, 0)
+  }
+
   func testVerifyPassesForPaperAndFailsWhereRelevanceLeaks() throws {
     let pass = try clrp(["verify", Self.fixture("models/vgg16_small.onnx"), "--rules", "paper", "--preprocess", "imagenet"])
     XCTAssertEqual(pass.status, 0, pass.out + pass.err)

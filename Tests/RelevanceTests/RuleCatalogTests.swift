@@ -30,7 +30,7 @@ final class RuleCatalogTests: XCTestCase {
     let minimal = ["alphabeta": ", alpha: 2", "zbox": ", low: 0, high: 1"]
     for d in RuleCatalog.all {
       let op = d.onlyOps?.first ?? [RuleTarget.linear: "Conv", .maxPool: "MaxPool", .avgPool: "AveragePool",
-                                     .globalAvgPool: "GlobalAveragePool", .sum: "Add", .product: "Mul",
+                                     .globalAvgPool: "GlobalAveragePool", .sum: "Add", .product: "Mul", .layerNorm: "LayerNormalization",
                                      .other: "Relu"][RuleTarget.allCases.first(where: d.serves.contains)!]!
       let set = try RuleSet(yaml: "rules:\n  - {op: \(op), rule: \(d.name)\(minimal[d.name] ?? "")}", source: "test")
       XCTAssertEqual(set.entries[0].rule.catalogName, d.name)

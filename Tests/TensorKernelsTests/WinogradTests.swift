@@ -32,7 +32,7 @@ final class WinogradTests: XCTestCase {
       let bias = c.bias ? rng.floats(c.filters) : nil
       let reference = referenceConv(x, w, bias: bias, window: c.window, group: c.group)
       assertClose(Kernels.conv2d(x, weight: w, bias: bias, window: c.window, group: c.group), reference, c.name)
-      assertClose(Kernels.conv2d(x, weight: w, bias: bias, window: c.window, group: c.group, fuseRelu: true),
+      assertClose(Kernels.conv2d(x, weight: w, bias: bias, window: c.window, group: c.group, clamp: .relu),
                   relu(reference), "\(c.name), fused ReLU")
     }
   }
@@ -51,7 +51,7 @@ final class WinogradTests: XCTestCase {
           w.data.withUnsafeBufferPointer { wb in
             y.withUnsafeMutableBufferPointer { yb in
               Kernels.conv2dWinograd(xb.baseAddress!, weight: wb.baseAddress!, bias: bias, shape: s, window: c.window,
-                                     fuseRelu: false, y: yb.baseAddress!, budget: slabRows * 16 * (s.cg + s.mg) * tilesW)
+                                     clamp: nil, y: yb.baseAddress!, budget: slabRows * 16 * (s.cg + s.mg) * tilesW)
             }
           }
         }
@@ -76,7 +76,7 @@ final class WinogradTests: XCTestCase {
     for c in ConvolutionTests.cases where c.input[2] * c.input[3] < 2000 {
       let x = rng.tensor(c.input), w = rng.tensor([c.filters, c.input[1] / c.group, c.window.kernelH, c.window.kernelW])
       let bias = c.bias ? rng.floats(c.filters) : nil
-      assertClose(Kernels.conv2d(x, weight: w, bias: bias, window: c.window, group: c.group, fuseRelu: true),
+      assertClose(Kernels.conv2d(x, weight: w, bias: bias, window: c.window, group: c.group, clamp: .relu),
                   relu(referenceConv(x, w, bias: bias, window: c.window, group: c.group)), "\(c.name), fused ReLU")
     }
   }

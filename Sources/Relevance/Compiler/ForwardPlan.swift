@@ -72,9 +72,9 @@ public struct ForwardPlan: Sendable {
       var kernel = try ForwardPlan.kernel(for: node, in: graph)
       var output = slots[node.output]!
       if let activation = fused[index] {
-        if case .conv(let conv) = node.op, activation.op == .relu {
+        if case .conv(let conv) = node.op, case .activation(let a) = activation.op, let clamp = a.clamp {
           let weight = graph.constant(node, 1)!.tensor, bias = graph.constant(node, 2)?.floats
-          kernel = { Kernels.conv2d($0[0], weight: weight, bias: bias, window: conv.window, group: conv.group, fuseRelu: true) }
+          kernel = { Kernels.conv2d($0[0], weight: weight, bias: bias, window: conv.window, group: conv.group, clamp: clamp) }
         } else {
           let layer = kernel, apply = try ForwardPlan.kernel(for: activation, in: graph)
           kernel = { apply([layer($0)]) }

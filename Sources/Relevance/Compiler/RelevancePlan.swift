@@ -30,6 +30,8 @@ public struct RelevancePlan: Sendable {
     /// Resampling's adjoint: each output's relevance back to the input positions it read, in
     /// proportion to their interpolation weights (which sum to 1: conserving); also its gradient.
     case resizeAdjoint(rows: [Kernels.InterpolationTaps], columns: [Kernels.InterpolationTaps])
+    /// LayerNormalization's LN-rule (Ali et al. 2022, see `layerNormCentering`).
+    case layerNormCentering(axis: Int, epsilon: Float)
     /// The input-gradient of LayerNormalization (see `layerNormGradient`).
     case layerNormGradient(axis: Int, epsilon: Float, scale: [Float])
     /// The gradient of LRN (see `lrnGradient`).
@@ -191,6 +193,7 @@ public struct RelevancePlan: Sendable {
     case .layerNorm(let axis, let epsilon):
       switch rule {
       case .pass: return .pass
+      case .centering: return .layerNormCentering(axis: axis, epsilon: epsilon)
       case .gradient: return .layerNormGradient(axis: axis, epsilon: epsilon, scale: graph.constant(node, 1)!.floats)
       default: throw unsupported()
       }

@@ -183,6 +183,19 @@ public enum ONNXImporter {
         }
         op = .pad
       case "Dropout":
+        // Opset 12+: inputs (data, ratio?, training_mode?). In training mode Dropout zeroes a
+        // random ratio of its input and scales the rest; only ratio 0 leaves it the identity.
+        if opset >= 12, inputs.count > 2, !inputs[2].isEmpty {
+          guard let training = knownConstant(2) else {
+            throw fail("training_mode '\(inputs[2])' is not a constant; clrp runs inference graphs (export the model in eval mode)")
+          }
+          if training.ints.contains(where: { $0 != 0 }) {
+            let ratio = inputs.count > 1 && !inputs[1].isEmpty ? knownConstant(1)?.floats : [0.5]
+            if ratio != [0] {
+              throw fail("training_mode=true is not supported: it drops input values at random; export the model in eval mode")
+            }
+          }
+        }
         inputs = [inputs[0]]
         op = .dropout
       case "Identity": op = .identity

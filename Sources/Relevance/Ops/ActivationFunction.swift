@@ -30,10 +30,14 @@ protocol ActivationFunction: Sendable {
   var outputBounds: ClosedRange<Float> { get }
   /// f over a tensor; the default maps `value` over the elements.
   func forward(_ x: Tensor) -> Tensor
+  /// f as a clamp to an interval, when it is one (ReLU, Clip): the convolution kernels then
+  /// apply it in the same pass as their bias. Nil by default.
+  var clamp: Clamp? { get }
 }
 
 extension ActivationFunction {
   static var servesGuidedRules: Bool { false }
+  var clamp: Clamp? { nil }
   func forward(_ x: Tensor) -> Tensor { Kernels.elementwise(x) { value($0) } }
 }
 
@@ -73,6 +77,8 @@ public struct Activation: Equatable, Sendable, CustomStringConvertible {
   /// Whether f(x) ∈ [0, 1] for every x (Sigmoid, HardSigmoid): a gate when multiplied with a signal.
   public var isUnitInterval: Bool { function.outputBounds.lowerBound >= 0 && function.outputBounds.upperBound <= 1 }
   public var servesGuidedRules: Bool { type(of: function).servesGuidedRules }
+  /// The activation as a clamp the conv kernels can fuse (ReLU, Clip), nil otherwise.
+  public var clamp: Clamp? { function.clamp }
 
   public static func == (a: Activation, b: Activation) -> Bool {
     a.name == b.name && a.parameters == b.parameters

@@ -64,6 +64,31 @@ public struct Resize2D: Equatable, Sendable {
     }
   }
 
+  /// Why clrp refuses this resize of an input of `inputSize` (H, W) given by scales, or nil.
+  ///
+  /// The ONNX specification (opset 11 and later) computes align_corners coordinates with the
+  /// resized length in · scale, fractional when the scale does not divide evenly, and tests
+  /// `length_resized > 1` for pytorch_half_pixel with it; onnxruntime and PyTorch use the integer
+  /// output length. Where the two differ, either answer is wrong for half of the models, so the
+  /// node is refused (ONNX case test_resize_downsample_scales_linear_align_corners: 2 × 4 by 0.6
+  /// gives [1, 3.142857] by the specification, [1, 4] in onnxruntime).
+  func fractionalLengthProblem(inputSize: [Int]) -> String? {
+    guard !givesSizes, let scales, let outputSize else { return nil }
+    for (axis, name) in ["H", "W"].enumerated() {
+      let length = Float(inputSize[axis]) * scales[axis], out = outputSize[axis]
+      let differs: Bool
+      switch coordinates {
+      case .alignCorners: differs = out > 1 && abs(length - Float(out)) > 1e-4 * Float(out)  // out 1 reads 0 in both
+      case .pytorchHalfPixel: differs = out == 1 && length > 1 + 1e-4
+      default: differs = false
+      }
+      if differs {
+        return "coordinate_transformation_mode \(coordinates.rawValue) with scale \(scales[axis]) along \(name) makes a fractional output length \(inputSize[axis]) × \(scales[axis]) = \(length) (the output has \(out)): the ONNX specification computes the coordinates from \(length), onnxruntime and PyTorch from \(out), and the results differ; give the output `sizes` instead of `scales`, or a scale whose product with the input size is whole"
+      }
+    }
+    return nil
+  }
+
   /// Row and column taps for an input of `inputShape` (NCHW); needs `outputSize` and `scales`.
   func taps(inputShape: [Int]) -> (rows: [Kernels.InterpolationTaps], columns: [Kernels.InterpolationTaps]) {
     (taps(inSize: inputShape[2], outSize: outputSize![0], scale: scales![0]),

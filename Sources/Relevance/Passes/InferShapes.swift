@@ -310,6 +310,7 @@ struct NodeShapes {
         }
         resize.outputSize = [Int((Float(x[2]) * scales[2]).rounded(.down)), Int((Float(x[3]) * scales[3]).rounded(.down))]
         resize.scales = [scales[2], scales[3]]
+        if let problem = resize.fractionalLengthProblem(inputSize: [x[2], x[3]]) { throw fail(problem) }
       }
       op = .resize(resize)
       return [x[0], x[1]] + resize.outputSize!

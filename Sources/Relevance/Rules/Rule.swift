@@ -22,6 +22,10 @@ public enum Rule: Equatable, Sendable, CustomStringConvertible {
   case signal
   /// Activations, LRN, standalone affine, reshapes: relevance passes unchanged.
   case pass
+  /// LayerNormalization after Ali et al. 2022 (the LN-rule): σ held constant, the epsilon rule
+  /// through the centering x ↦ (x − μ)/σ, the affine γ·x̂ + β passing relevance (bias bypassed).
+  /// Per normalized slice of N values, s_i = R_i / stab(x̂_i): R_x_j = x_j / σ · (s_j − mean_i s_i).
+  case centering
   /// The plain gradient for non-linear nodes (ReLU mask, max-pool switch), used by the
   /// gradient presets and baselines.
   case gradient
@@ -46,6 +50,7 @@ public enum Rule: Equatable, Sendable, CustomStringConvertible {
     case .equal: return "equal"
     case .signal: return "signal"
     case .pass: return "pass"
+    case .centering: return "centering"
     case .gradient: return "gradient"
     case .guidedBackprop: return "guided-backprop"
     case .deconvnet: return "deconvnet"

@@ -25,7 +25,8 @@ extension RuleSet {
   /// Gives every node of `graph` (a canonical graph, shapes inferred) its rule: the first
   /// entry that matches wins. Conv, Dense, MaxPool, AveragePool and GlobalAveragePool nodes must
   /// match an entry; other nodes default to `RuleTarget.defaultRule` (`pass`; `proportional`
-  /// on an Add of two activations, `signal` on a Mul of two activations). z^B bounds not given in the entry come from
+  /// on an Add of two activations, `signal` on a Mul of two activations, `centering` on
+  /// LayerNormalization). z^B bounds not given in the entry come from
   /// `preprocessing` (per channel of the layer's input).
   public func assign(to graph: Graph, preprocessing: Preprocessing?) throws -> RuleAssignment {
     var linearIndex: [Int: Int] = [:]
@@ -72,6 +73,7 @@ extension RuleSet {
     case .avgPool, .globalAvgPool: return "proportional"
     case .sum: return "proportional"
     case .product: return "signal"
+    case .layerNorm: return "centering"
     case .other: return "pass"
     }
   }

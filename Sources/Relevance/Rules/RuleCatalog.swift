@@ -5,6 +5,8 @@ enum RuleTarget: CaseIterable, Hashable, Sendable {
   case sum
   /// Mul of two activations (a squeeze-and-excitation gate).
   case product
+  /// LayerNormalization.
+  case layerNorm
   /// Every other op (activations, LRN, affine, concat, reshapes, constant arithmetic, ...).
   case other
 
@@ -16,6 +18,7 @@ enum RuleTarget: CaseIterable, Hashable, Sendable {
     case .globalAvgPool: self = .globalAvgPool
     case .elementwise(let op) where node.inputs.count == 2 && !node.inputs.contains(where: graph.isConstant):
       self = op == .add ? .sum : (op == .mul ? .product : .other)
+    case .layerNorm: self = .layerNorm
     default: self = .other
     }
   }
@@ -30,6 +33,7 @@ enum RuleTarget: CaseIterable, Hashable, Sendable {
     case "GlobalAveragePool": return [.globalAvgPool]
     case "Add": return [.sum, .other]
     case "Mul": return [.product, .other]
+    case "LayerNormalization": return [.layerNorm]
     default: return [.other]
     }
   }
@@ -43,6 +47,7 @@ enum RuleTarget: CaseIterable, Hashable, Sendable {
     case .linear, .maxPool, .avgPool, .globalAvgPool: return nil
     case .sum: return .proportional
     case .product: return .signal
+    case .layerNorm: return .centering
     case .other: return .pass
     }
   }
@@ -56,6 +61,7 @@ enum RuleTarget: CaseIterable, Hashable, Sendable {
     case .globalAvgPool: return "GlobalAveragePool"
     case .sum: return "Add of two activations"
     case .product: return "Mul of two activations (gate)"
+    case .layerNorm: return "LayerNormalization"
     case .other: return "ops that need no rule (activations, LRN, Affine, Concat, reshapes, ...)"
     }
   }
@@ -247,9 +253,12 @@ enum RuleCatalog {
     RuleDefinition("uniform", serves: [.avgPool, .globalAvgPool], conservation: .always,
                    formula: "Σ_{j ∋ i} R_j / n_j, n_j the count the forward pass divided by (the average-pool gradient)",
                    reference: "—") { _, _ in .node(.uniform) },
-    RuleDefinition("pass", serves: [.other, .sum], conservation: .always,
+    RuleDefinition("pass", serves: [.other, .sum, .layerNorm], conservation: .always,
                    formula: "relevance passes unchanged (moved by reshapes, transposes, pads, concats; through LayerNorm and activations elementwise; back through Resize by interpolation weight); the default on nodes that need no rule; on Add, the proportional split",
-                   reference: "Ali et al. 2022 (LayerNorm and GELU detached)") { _, _ in .node(.pass) },
+                   reference: "Ali et al. 2022 (GELU detached)") { _, _ in .node(.pass) },
+    RuleDefinition("centering", serves: [.layerNorm], conservation: .always, losesOnlyAtZeroDenominators: true,
+                   formula: "per normalized slice, σ held constant and the affine γ·x̂ + β passing R (bias bypassed): x_i / σ · (s_i − mean_j s_j), s_j = R_j / stab(x̂_j), x̂ = (x − μ)/σ (the epsilon rule through the centering; conserves up to ε, Σ R_x = Σ_j s_j x̂_j); the default on LayerNormalization",
+                   reference: "Ali et al. 2022 (LN-rule)") { _, _ in .node(.centering) },
     RuleDefinition("guided-backprop", serves: [.other], onlyOps: ["Relu"], conservation: .never, linearInRelevance: false,
                    formula: "g · [x > 0] · [g > 0]", reference: "Springenberg et al. 2015") { _, _ in .node(.guidedBackprop) },
     RuleDefinition("deconvnet", serves: [.other], onlyOps: ["Relu"], conservation: .never, linearInRelevance: false,

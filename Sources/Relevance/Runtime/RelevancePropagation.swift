@@ -160,6 +160,8 @@ extension RelevancePlan {
       return [(live, r.multiplied(byImage: Tensor(shape: [factors.count], data: factors)))]
     case .resizeAdjoint(let rows, let columns):
       return [(x, Kernels.resize2dTransposed(r, rows: rows, columns: columns, inputShape: inputShape))]
+    case .layerNormCentering(let axis, let epsilon):
+      return [(x, layerNormCentering(r, input: values[x]!, axis: axis, epsilon: epsilon, zeros: &zeros))]
     case .layerNormGradient(let axis, let epsilon, let scale):
       return [(x, layerNormGradient(r, input: values[x]!, axis: axis, epsilon: epsilon, scale: scale))]
     case .lrnGradient(let p):

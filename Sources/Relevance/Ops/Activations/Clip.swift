@@ -18,6 +18,7 @@ struct Clip: ActivationFunction {
   func value(_ x: Float) -> Float { min(max(x, low), high) }
   func derivative(_ x: Float) -> Float { x > low && x < high ? 1 : 0 }
   var outputBounds: ClosedRange<Float> { low...max(low, high) }
+  var clamp: Clamp? { Clamp(lower: low, upper: high) }
   func forward(_ x: Tensor) -> Tensor {
     Kernels.clip(x, min: low.isFinite ? low : nil, max: high.isFinite ? high : nil)
   }

@@ -11,4 +11,5 @@ struct Relu: ActivationFunction {
   func derivative(_ x: Float) -> Float { x > 0 ? 1 : 0 }
   var outputBounds: ClosedRange<Float> { 0...Float.infinity }
   func forward(_ x: Tensor) -> Tensor { Kernels.relu(x) }
+  var clamp: Clamp? { .relu }
 }
