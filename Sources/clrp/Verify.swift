@@ -106,9 +106,13 @@ struct Verify: ParsableCommand {
       var status = VerifyReport.Status.ok
       if conserving && abs(loss) > tolerance {
         let described = "\(layer.node) (\(layer.op), \(rule)): relative loss \(loss)"
-        if layer.zeroDenominators > 0, loss > 0, Self.losesOnlyAtZeroDenominators(rule) {
+        // What arrived at the zero denominators is what such a rule drops there; whatever else
+        // is missing (or gained) is a leak. Signed relevance can make that drop negative.
+        let arriving = layer.zeroDenominatorRelevance[0]
+        let unexplained = abs(out) > 0 ? (out - inSum - arriving) / abs(out) : 0
+        if layer.zeroDenominators > 0, Self.losesOnlyAtZeroDenominators(rule), abs(unexplained) <= tolerance {
           status = .zeroDenominators
-          zeroLosses.append(described + " at \(layer.zeroDenominators) zero denominators")
+          zeroLosses.append(described + " at \(layer.zeroDenominators) zero denominators, where \(arriving) arrived")
         } else {
           status = .notConserved
           failures.append(described)
@@ -117,7 +121,8 @@ struct Verify: ParsableCommand {
       layers.append(.init(node: layer.node, op: layer.op, rule: rule.description, relevanceOut: Double(out),
                           relevanceIn: Double(inSum), ratio: out != 0 ? Double(inSum) / Double(out) : nil,
                           ratioToScore: score != 0 ? Double(inSum) / Double(score) : nil, conserving: conserving,
-                          leak: why.joined(separator: ", "), zeroDenominators: layer.zeroDenominators, status: status))
+                          leak: why.joined(separator: ", "), zeroDenominators: layer.zeroDenominators,
+                          zeroDenominatorRelevance: Double(layer.zeroDenominatorRelevance[0]), status: status))
     }
     let total = result.input.signalSums(1)[0]
     guard total.isFinite else {
@@ -162,13 +167,16 @@ struct VerifyReport: Encodable {
     var conserving: Bool
     var leak: String
     var zeroDenominators: Int
+    /// The relevance that arrived at those zero denominators.
+    var zeroDenominatorRelevance: Double
     var status: Status
 
     var failed: Bool { status == .notConserved }
 
     enum CodingKeys: String, CodingKey {
       case node, op, rule, relevanceOut = "relevance_out", relevanceIn = "relevance_in", ratio
-      case ratioToScore = "ratio_to_score", conserving, leak, zeroDenominators = "zero_denominators", status, failed
+      case ratioToScore = "ratio_to_score", conserving, leak, zeroDenominators = "zero_denominators"
+      case zeroDenominatorRelevance = "zero_denominator_relevance", status, failed
     }
 
     func encode(to encoder: Encoder) throws {
@@ -183,6 +191,7 @@ struct VerifyReport: Encodable {
       try c.encode(conserving, forKey: .conserving)
       try c.encode(leak, forKey: .leak)
       try c.encode(zeroDenominators, forKey: .zeroDenominators)
+      try c.encode(zeroDenominatorRelevance, forKey: .zeroDenominatorRelevance)
       try c.encode(status, forKey: .status)
       try c.encode(failed, forKey: .failed)
     }

@@ -97,6 +97,28 @@ final class CLITests: XCTestCase {
     XCTAssertTrue(fail.out.contains("NOT CONSERVED"), fail.out)
   }
 
+  /// Relevance dropped at zero z⁺ denominators is measured, not assumed: on a residual block
+  /// under `paper` the proportional split hands signed relevance to a conv, whose empty units
+  /// then drop a negative share (the node gains). Each such node's leak must equal what arrived
+  /// at its zero denominators; that is what lets verify tell it from a real leak.
+  func testVerifyAccountsForRelevanceAtZeroDenominators() throws {
+    let block = "zoo/bottleneck_block/"
+    let run = try clrp(["verify", Self.fixture(block + "legacy.onnx"), "--rules", "paper", "--preprocess", "imagenet",
+                        "--input", Self.fixture(block + "input.npy"), "--json"])
+    XCTAssertEqual(run.status, 0, run.out + run.err)
+    let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(run.out.utf8)) as? [String: Any])
+    let layers = try XCTUnwrap(report["layers"] as? [[String: Any]])
+    var gained = false
+    for layer in layers where (layer["zero_denominators"] as? Int ?? 0) > 0 {
+      let out = try XCTUnwrap(layer["relevance_out"] as? Double), inSum = try XCTUnwrap(layer["relevance_in"] as? Double)
+      let arrived = try XCTUnwrap(layer["zero_denominator_relevance"] as? Double)
+      XCTAssertEqual(out - inSum, arrived, accuracy: 1e-4 * abs(out), "\(layer["node"] ?? "")")
+      XCTAssertEqual(layer["status"] as? String, "zero-denominators", "\(layer)")
+      gained = gained || arrived < -1e-3 * abs(out)
+    }
+    XCTAssertTrue(gained, "the fixture should have a conv whose empty units receive negative relevance")
+  }
+
   func testErrorsAreOneClearLine() throws {
     let missing = try clrp(["classify", "no/such/model.onnx", Self.fixture("reference/caffe_small.input.npy")])
     XCTAssertEqual(missing.status, 1)

@@ -136,7 +136,7 @@ final class OpFixtureTests: XCTestCase {
     let a = Tensor(shape: [1, 8, 8, 8], data: random(512)), g = Tensor(shape: [1, 8, 1, 1], data: random(8))
     let values = [mul.inputs[signal]: a, mul.inputs[gate]: g]
     let r = Tensor(shape: [2, 8, 8, 8], data: random(1024))
-    var zeros = 0
+    var zeros = ZeroDenominators(signals: 2)
     func contribution(_ step: RelevancePlan.Backward) -> [ValueName: Tensor] {
       Dictionary(uniqueKeysWithValues: plan.backward(step, node: mul, r, values, 2, zeros: &zeros).map { ($0.0, $0.1) })
     }

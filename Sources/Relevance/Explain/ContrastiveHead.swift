@@ -16,7 +16,7 @@ extension RelevancePlan {
       case .linear:
         return (index, r)
       case .pass, .reshape:
-        var zeros = 0
+        var zeros = ZeroDenominators(signals: r.shape[0])
         guard let (input, carried) = backward(steps[index], node: node, r, values, r.shape[0], zeros: &zeros).first else { break }
         current = input
         r = carried
@@ -73,7 +73,7 @@ extension RelevancePlan {
     func relevance(_ weights: [Float], _ biases: [Float]) -> Tensor {
       let step = RelevancePlan.linearStep(weight: Tensor(shape: shape, data: weights), bias: biases, rule: rule, conv: conv,
                                           inputShape: inputShape, nonNegativeInput: nonNegativeInput)
-      var zeros = 0
+      var zeros = ZeroDenominators(signals: cut.shape[0])
       return step.relevance(cut, activation: a, inputShape: inputShape, zeros: &zeros)
     }
     return (relevance(w, b), relevance(wNeg, bNeg))

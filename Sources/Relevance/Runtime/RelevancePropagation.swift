@@ -23,6 +23,29 @@ public struct LayerRelevance: Sendable {
   /// Output positions whose denominator was exactly 0 while relevance arrived there (that share
   /// is lost: all of it for single-denominator rules, one side of it for alpha-beta).
   public var zeroDenominators: Int
+  /// Per signal, the relevance that arrived at those positions: what a single-denominator rule
+  /// loses there (its numerators vanish with the denominator), so a node's leak can be checked
+  /// against it exactly.
+  public var zeroDenominatorRelevance: [Float]
+}
+
+/// Where a backward step met denominators that are exactly 0 (before stabilization) while
+/// relevance arrived: how many such output positions, and the relevance arriving there per signal.
+struct ZeroDenominators {
+  var count = 0
+  var arriving: [Double]
+
+  init(signals: Int) { arriving = [Double](repeating: 0, count: signals) }
+
+  /// Records position `i` of an image of `per` values in `r` ([K, ...]) if relevance arrives there.
+  mutating func record(_ r: Tensor, position i: Int, per: Int) {
+    var carried = false
+    for (k, j) in stride(from: i, to: r.count, by: per).enumerated() where r.data[j] != 0 {
+      arriving[k] += Double(r.data[j])
+      carried = true
+    }
+    if carried { count += 1 }
+  }
 }
 
 extension RelevancePlan {
@@ -79,7 +102,7 @@ extension RelevancePlan {
     for index in graph.nodes.indices.reversed() {
       let node = graph.nodes[index]
       guard let r = relevance.removeValue(forKey: node.output) else { continue }
-      var zeros = 0
+      var zeros = ZeroDenominators(signals: k)
       let started = Profile.shared == nil ? 0 : DispatchTime.now().uptimeNanoseconds
       let contributions = backward(steps[index], node: node, r, values, k, zeros: &zeros)
       Profile.shared?.record("relevance " + node.op.name, DispatchTime.now().uptimeNanoseconds - started)
@@ -97,7 +120,8 @@ extension RelevancePlan {
       }
       if layerSums {
         layers.append(LayerRelevance(node: node.name, op: node.op.name, rule: (rules[index] ?? .pass).description,
-                                     outputSums: r.signalSums(k), inputSums: inputSums, zeroDenominators: zeros))
+                                     outputSums: r.signalSums(k), inputSums: inputSums, zeroDenominators: zeros.count,
+                                     zeroDenominatorRelevance: zeros.arriving.map { Float($0) }))
       }
     }
     let inputShape = [k] + graph.shapes[graph.input]!.dropFirst()
@@ -109,7 +133,7 @@ extension RelevancePlan {
 
   /// The relevance each (non-constant) input of `node` receives from `r` ([K] + output shape).
   func backward(_ step: Backward, node: Node, _ r: Tensor, _ values: [ValueName: Tensor], _ k: Int,
-                zeros: inout Int) -> [(ValueName, Tensor)] {
+                zeros: inout ZeroDenominators) -> [(ValueName, Tensor)] {
     let x = node.inputs[0]
     guard node.inputs.contains(where: { !$0.isEmpty && !graph.isConstant($0) }) else { return [] }
     let inputShape = [k] + (graph.shape(of: x).map { Array($0.dropFirst()) } ?? [])
@@ -235,7 +259,7 @@ func lrnGradient(_ g: Tensor, input x: Tensor, _ p: LRNParameters) -> Tensor {
 extension RelevancePlan.LinearStep {
   /// R_in for output relevance `r` ([K, M, ...]) and the layer's forward input `a` ([1, ...]);
   /// `forwardOutput`, when given, is the layer's output, the denominator of the epsilon rule.
-  func relevance(_ r: Tensor, activation a: Tensor, forwardOutput: Tensor? = nil, inputShape: [Int], zeros: inout Int) -> Tensor {
+  func relevance(_ r: Tensor, activation a: Tensor, forwardOutput: Tensor? = nil, inputShape: [Int], zeros: inout ZeroDenominators) -> Tensor {
     var inputs: [LinearRuleLowering.Input: Tensor] = [:]
     for variant in lowering.inputVariants { inputs[variant] = lowering.modify(input: a, variant) }
     var result: [Float]?
@@ -308,7 +332,7 @@ extension RelevancePlan.LinearStep {
   private func accumulate(_ r: Tensor, _ inputs: [LinearRuleLowering.Input: Tensor],
                           weights: [LinearRuleLowering.Weight: Tensor], biases: [LinearRuleLowering.Bias: [Float]],
                           forwardOutput: Tensor? = nil, precomputed: [[Float]]? = nil,
-                          inputShape: [Int], into result: inout [Float]?, zeros: inout Int) {
+                          inputShape: [Int], into result: inout [Float]?, zeros: inout ZeroDenominators) {
     let outputCount = r.count / r.shape[0]
     for (index, d) in lowering.denominators.enumerated() {
       let s: Tensor
@@ -403,13 +427,11 @@ extension Tensor {
 
   /// self ([K, ...]) divided elementwise by stab(z) ([1, ...] broadcast over K):
   /// stab(z) = z + ε·sign(z), sign(0) = +1; a zero denominator with ε = 0 gives 0.
-  /// `zeros` counts the denominators that are exactly 0 before stabilization while relevance
-  /// arrives there (that relevance is dropped).
-  func dividedStabilized(by z: Tensor, epsilon: Float, zeros: inout Int) -> Tensor {
+  /// `zeros` records the denominators that are exactly 0 before stabilization while relevance
+  /// arrives there (that relevance is dropped where the numerators vanish too).
+  func dividedStabilized(by z: Tensor, epsilon: Float, zeros: inout ZeroDenominators) -> Tensor {
     let per = z.count
-    for (i, v) in z.data.enumerated() where v == 0 {
-      if stride(from: i, to: count, by: per).contains(where: { data[$0] != 0 }) { zeros += 1 }
-    }
+    for (i, v) in z.data.enumerated() where v == 0 { zeros.record(self, position: i, per: per) }
     let inverse = z.data.map { v -> Float in
       let stabilized = v >= 0 ? v + epsilon : v - epsilon
       return stabilized == 0 ? 0 : 1 / stabilized
