@@ -27,34 +27,3 @@ func layerNormGradient(_ g: Tensor, input x: Tensor, axis: Int, epsilon: Float, 
   }
   return Tensor(shape: g.shape, data: out)
 }
-
-/// The per-slice statistics of LayerNormalization's input x ([1, ...]) over the axes from
-/// `axis` to the last: x̂ = (x − μ)/σ with σ = √(var + ε) (biased variance), μ and var summed
-/// in double precision.
-struct LayerNormStatistics {
-  /// Values per slice, and slices per image.
-  let inner: Int, slices: Int
-  /// x̂, x's layout.
-  let normalized: [Float]
-  /// 1/σ per slice.
-  let inverseSigma: [Float]
-
-  init(_ x: Tensor, axis: Int, epsilon: Float) {
-    inner = x.shape[axis...].reduce(1, *)
-    slices = x.count / inner
-    var normalized = [Float](repeating: 0, count: x.count), inverseSigma = [Float](repeating: 0, count: slices)
-    for o in 0..<slices {
-      let base = o * inner
-      var mean: Double = 0
-      for i in 0..<inner { mean += Double(x.data[base + i]) }
-      mean /= Double(inner)
-      var variance: Double = 0
-      for i in 0..<inner { let d = Double(x.data[base + i]) - mean; variance += d * d }
-      variance /= Double(inner)
-      inverseSigma[o] = Float(1 / (variance + Double(epsilon)).squareRoot())
-      for i in 0..<inner { normalized[base + i] = (x.data[base + i] - Float(mean)) * inverseSigma[o] }
-    }
-    self.normalized = normalized
-    self.inverseSigma = inverseSigma
-  }
-}
