@@ -26,7 +26,7 @@ extension Kernels {
     return Tensor(shape: x.shape, data: data)
   }
 
-  /// ONNX `Sigmoid`: `y = 1 / (1 + e^−x)` elementwise (relative error about 2 ulp; see `logistic`).
+  /// ONNX `Sigmoid`: `y = 1 / (1 + e^−x)` elementwise (relative error below 2e−7; see `logistic`).
   public static func sigmoid(_ x: Tensor) -> Tensor {
     mapVectors(x) { logistic($0) }
   }
