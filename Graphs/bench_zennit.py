@@ -9,6 +9,23 @@ Presets: paper (ZBox first conv, ZPlus elsewhere without bias, gradient max pool
 average pooling, Pass ReLU) and epsilon (Epsilon 1e-6 everywhere, bias included).
 Needs `pip install torch torchvision zennit`; clrp itself never needs it.
 
+Architectures: vgg16, alexnet, googlenet (as before, no canonizer), and the zoo nets of issue 9,
+with the canonizers zennit 0.5.1 has for them (zennit.canonizers / zennit.torchvision):
+  resnet50            ResNetCanonizer (BatchNorm merged into the convs, the residual add made a
+                      zennit Sum module, which gets Norm: the proportional split x_i / sum x,
+                      as clrp's default residual rule, and as zennit's own composites do).
+  mobilenet_v3_large  SequentialMergeBatchNorm (Conv-BN-activation blocks are nn.Sequential).
+  efficientnet_b0     SequentialMergeBatchNorm.
+What differs from clrp's `paper` preset on these (timing-wise it is the same work: one forward
+and one modified backward): Zennit has no rule for the squeeze-and-excitation gate, a
+functional `scale * x` in torchvision; autograd sends gradient x R to the gate branch as well
+as scale R to the signal, where clrp's default Mul rule (`signal`, Arras et al. 2017) sends all
+relevance to the signal and none through the gate. Hardswish, Hardsigmoid, SiLU and Sigmoid are
+zennit Activation modules and get Pass (identity backward), as clrp passes relevance through
+elementwise activations. Dropout and StochasticDepth are identities in eval mode.
+--threads N sets torch's intra-op threads (as `clrp bench --threads N` does for clrp);
+the JSON then also has "median_cpu_seconds" (process CPU time per run, all threads).
+
 --method lrp|clrp1|clrp2|sglrp with --targets K times how a Zennit user computes the maps of
 the K top classes with that method (definitions as in Graphs/method_reference.py, z = logits,
 t = target, C = classes); the JSON line then also has "method" and "targets" ("signals" = K):
@@ -30,29 +47,39 @@ import argparse, copy, json, resource, statistics, time
 
 import torch
 import torchvision
+from zennit.canonizers import SequentialMergeBatchNorm
 from zennit.composites import LayerMapComposite, SpecialFirstLayerMapComposite
 from zennit.rules import Epsilon, Norm, Pass, ZBox, ZPlus
+from zennit.layer import Sum
+from zennit.torchvision import ResNetCanonizer
 from zennit.types import Activation, AvgPool, Convolution, Linear
 
 parser = argparse.ArgumentParser()
-parser.add_argument("--arch", required=True, choices=["vgg16", "alexnet", "googlenet"])
+parser.add_argument("--arch", required=True, choices=["vgg16", "alexnet", "googlenet", "resnet50", "mobilenet_v3_large", "efficientnet_b0"])
 parser.add_argument("--rules", default="paper", choices=["paper", "epsilon"])
 parser.add_argument("--signals", type=int, default=1)
 parser.add_argument("--method", default=None, choices=["lrp", "clrp1", "clrp2", "sglrp"])
 parser.add_argument("--targets", type=int, default=None, help="K top classes (with --method; default 1)")
 parser.add_argument("--runs", type=int, default=5)
 parser.add_argument("--size", type=int, default=224)
+parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default, the cores)")
 args = parser.parse_args()
 if args.targets is not None and args.method is None:
     parser.error("--targets needs --method")
 K = (args.targets or 1) if args.method else args.signals
 
 torch.manual_seed(0)
-torch.set_num_threads(torch.get_num_threads())
+torch.set_num_threads(args.threads if args.threads > 0 else torch.get_num_threads())
 kwargs = {"aux_logits": False, "init_weights": True} if args.arch == "googlenet" else {}
 model = getattr(torchvision.models, args.arch)(weights=None, **kwargs).eval()
 for p in model.parameters():
     p.requires_grad_(False)
+if args.arch == "resnet50":
+    canonizers = [ResNetCanonizer()]
+elif args.arch in ("mobilenet_v3_large", "efficientnet_b0"):
+    canonizers = [SequentialMergeBatchNorm()]
+else:
+    canonizers = None   # vgg16, alexnet, googlenet: as before (torchvision's vgg16 has no BatchNorm)
 
 mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -64,11 +91,12 @@ def make_composite(batch):
     low, high = ((0 - mean) / std).expand(shape), ((1 - mean) / std).expand(shape)
     if args.rules == "paper":
         return SpecialFirstLayerMapComposite(
-            layer_map=[(Activation, Pass()), (AvgPool, Norm()), (Convolution, ZPlus(zero_params="bias")),
+            layer_map=[(Activation, Pass()), (AvgPool, Norm()), (Sum, Norm()), (Convolution, ZPlus(zero_params="bias")),
                        (Linear, ZPlus(zero_params="bias"))],
-            first_map=[(Convolution, ZBox(low, high, zero_params="bias"))])
-    return LayerMapComposite(layer_map=[(Activation, Pass()), (AvgPool, Norm()),
-                                        (Convolution, Epsilon(1e-6)), (Linear, Epsilon(1e-6))])
+            first_map=[(Convolution, ZBox(low, high, zero_params="bias"))], canonizers=canonizers)
+    return LayerMapComposite(layer_map=[(Activation, Pass()), (AvgPool, Norm()), (Sum, Norm()),
+                                        (Convolution, Epsilon(1e-6)), (Linear, Epsilon(1e-6))],
+                             canonizers=canonizers)
 
 
 def explain_lrp(modified, start_rows):
@@ -132,13 +160,13 @@ def explain_clrp2(modified, modified_dual, dual_last):
 
 
 image = (torch.rand(1, 3, args.size, args.size) - mean) / std
-times = []
+times, cpu_times = [], []
 if args.method is None:
     # unchanged behaviour of the original script
     composite = make_composite(args.signals)
     with composite.context(model) as modified:
         for run in range(args.runs + 1):
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             x = image.repeat(args.signals, 1, 1, 1).requires_grad_(True)
             out = modified(x)
             top = out[0].topk(args.signals).indices
@@ -147,7 +175,9 @@ if args.method is None:
             (relevance,) = torch.autograd.grad(out, x, grad)
             if run > 0:
                 times.append(time.perf_counter() - start)
+                cpu_times.append(time.process_time() - cpu_start)
     print(json.dumps({"median_seconds": statistics.median(times), "min_seconds": min(times), "runs": args.runs,
+                      "median_cpu_seconds": statistics.median(cpu_times),
                       "signals": args.signals,
                       "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
     raise SystemExit(0)
@@ -157,22 +187,25 @@ if args.method == "clrp2":
     dual_last = [m for m in dual.modules() if isinstance(m, torch.nn.Linear)][-1]
     with make_composite(K).context(model) as modified, make_composite(1).context(dual) as modified_dual:
         for run in range(args.runs + 1):
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             maps = explain_clrp2(modified, modified_dual, dual_last)
             if run > 0:
                 times.append(time.perf_counter() - start)
+                cpu_times.append(time.process_time() - cpu_start)
 else:
     batch = 2 * K if args.method == "clrp1" else K
     with make_composite(batch).context(model) as modified:
         for run in range(args.runs + 1):
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             if args.method == "clrp1":
                 maps = explain_clrp1(modified)
             else:
                 maps = explain_lrp(modified, onehot_logit if args.method == "lrp" else sglrp_rows)
             if run > 0:
                 times.append(time.perf_counter() - start)
+                cpu_times.append(time.process_time() - cpu_start)
 assert maps.shape == (K, 3, args.size, args.size)
 print(json.dumps({"median_seconds": statistics.median(times), "min_seconds": min(times), "runs": args.runs,
+                      "median_cpu_seconds": statistics.median(cpu_times),
                   "signals": K, "method": args.method, "targets": K,
                   "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))

@@ -40,10 +40,11 @@ struct Bench: ParsableCommand {
   @Option(help: "Preprocessing for zbox bounds: imagenet, unit or a YAML file.") var preprocess = "imagenet"
   @Option(help: "Timed runs (median reported).") var runs = 5
   @Option(help: "Images per batch (forward only).") var batch = 1
-  @Option(help: "torchvision architecture for the Zennit comparison (vgg16, alexnet, googlenet).") var zennitArch: String?
+  @Option(help: "torchvision architecture for the Zennit comparison (\(ZennitArchitectures.names.joined(separator: ", "))).")
+  var zennitArch: String?
   @Flag(help: "Time every convolution of the forward pass on its own, grouped by kind (depthwise, 1×1, ...).")
   var convs = false
-  @Option(help: "Threads for clrp's kernels and OpenBLAS and for onnxruntime (forward only; default: all cores).")
+  @Option(help: "Threads for clrp's kernels and OpenBLAS, and for onnxruntime or Zennit's torch (default: all cores).")
   var threads: Int?
   @Flag(help: "Skip the onnxruntime / Zennit comparison.") var noReference = false
   @Flag(help: "Print JSON.") var json = false
@@ -106,11 +107,12 @@ struct Bench: ParsableCommand {
       var reference: (name: String, seconds: Double, rss: Int?, cpu: Double?)?
       if !noReference {
         if explaining {
-          let arch = zennitArch ?? ["vgg16", "alexnet", "googlenet"].first { self.model.lowercased().contains($0) }
+          let arch = zennitArch ?? ZennitArchitectures.guess(fromFileName: self.model)
           let work = method.map { ["--method", $0[0].rawValue, "--targets", String(targets)] }
             ?? ["--rules", rules!, "--signals", String(signals)]
           if let arch, let r = try? PythonBench.run("bench_zennit.py", ["--arch", arch] + work
-                                                      + ["--runs", String(runs), "--size", String(shape.last!)]) {
+                                                      + ["--runs", String(runs), "--size", String(shape.last!)]
+                                                      + (threads.map { ["--threads", String($0)] } ?? [])) {
             reference = ("zennit", r.median, r.rss, r.cpu)
           }
         } else if let r = try? PythonBench.run("bench_onnxruntime.py", [self.model, "--shape", shape.map(String.init).joined(separator: ","),
@@ -146,6 +148,17 @@ struct Bench: ParsableCommand {
         print("reference: not available (needs python3 with \(explaining ? "torch, torchvision and zennit" : "onnxruntime"); see Graphs/)")
       }
     }
+  }
+}
+
+/// The torchvision architectures Graphs/bench_zennit.py can build (its `--arch` choices).
+enum ZennitArchitectures {
+  static let names = ["vgg16", "alexnet", "googlenet", "resnet50", "mobilenet_v3_large", "efficientnet_b0"]
+
+  /// The architecture whose name the model's file name contains (`resnet50_legacy.onnx` → resnet50), if any.
+  static func guess(fromFileName path: String) -> String? {
+    let file = URL(fileURLWithPath: path).lastPathComponent.lowercased()
+    return names.first { file.contains($0) }
   }
 }
 

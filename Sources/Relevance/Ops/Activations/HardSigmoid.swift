@@ -16,4 +16,5 @@ struct HardSigmoid: ActivationFunction {
     return y > 0 && y < 1 ? alpha : 0
   }
   var outputBounds: ClosedRange<Float> { 0...1 }
+  func forward(_ x: Tensor) -> Tensor { Kernels.hardSigmoid(x, alpha: alpha, beta: beta) }
 }

@@ -9,4 +9,5 @@ struct HardSwish: ActivationFunction {
   func value(_ x: Float) -> Float { x * max(0, min(1, x / 6 + 0.5)) }
   func derivative(_ x: Float) -> Float { x <= -3 ? 0 : (x >= 3 ? 1 : x / 3 + 0.5) }
   var outputBounds: ClosedRange<Float> { -0.375...Float.infinity }
+  func forward(_ x: Tensor) -> Tensor { Kernels.hardSwish(x) }
 }

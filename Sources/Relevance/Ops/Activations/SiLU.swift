@@ -15,4 +15,5 @@ struct SiLU: ActivationFunction {
     return s * (1 + x * (1 - s))
   }
   var outputBounds: ClosedRange<Float> { -0.2785...Float.infinity }
+  func forward(_ x: Tensor) -> Tensor { Kernels.silu(x) }
 }

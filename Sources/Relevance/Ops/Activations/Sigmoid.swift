@@ -13,4 +13,5 @@ struct Sigmoid: ActivationFunction {
     return s * (1 - s)
   }
   var outputBounds: ClosedRange<Float> { 0...1 }
+  func forward(_ x: Tensor) -> Tensor { Kernels.sigmoid(x) }
 }

@@ -1,0 +1,54 @@
+extension Kernels {
+  /// `y = f(x)` elementwise into a new tensor, eight lanes at a time (the tail padded with
+  /// zeros), in parallel chunks when `x` is large.
+  @inline(__always)
+  static func mapVectors(_ x: Tensor, _ f: (SIMD8<Float>) -> SIMD8<Float>) -> Tensor {
+    let count = x.count
+    let data = x.data.withUnsafeBufferPointer { xb in
+      makeArray(count: count) { y in
+        let src = xb.base
+        parallelChunks((count + 7) / 8, work: count) { blocks in
+          for block in blocks {
+            let start = block * 8
+            if start + 8 <= count {
+              let v = UnsafeRawPointer(src + start).loadUnaligned(as: SIMD8<Float>.self)
+              UnsafeMutableRawPointer(y + start).storeBytes(of: f(v), as: SIMD8<Float>.self)
+            } else {
+              var v = SIMD8<Float>()
+              for k in start..<count { v[k - start] = src[k] }
+              let w = f(v)
+              for k in start..<count { y[k] = w[k - start] }
+            }
+          }
+        }
+      }
+    }
+    return Tensor(shape: x.shape, data: data)
+  }
+
+  /// ONNX `Sigmoid`: `y = 1 / (1 + e^−x)` elementwise (relative error below 2e−7; see `logistic`).
+  public static func sigmoid(_ x: Tensor) -> Tensor {
+    mapVectors(x) { logistic($0) }
+  }
+
+  /// SiLU (Swish), as exporters write it (`Mul(x, Sigmoid(x))`): `y = x · σ(x)` elementwise.
+  public static func silu(_ x: Tensor) -> Tensor {
+    mapVectors(x) { $0 * logistic($0) }
+  }
+
+  /// ONNX `HardSigmoid`: `y = max(0, min(1, alpha · x + beta))` elementwise; NaN stays NaN.
+  public static func hardSigmoid(_ x: Tensor, alpha: Float, beta: Float) -> Tensor {
+    mapVectors(x) { v in
+      let y = v * alpha + beta
+      return y.replacing(with: 0, where: y .< 0).replacing(with: 1, where: y .> 1)
+    }
+  }
+
+  /// ONNX `HardSwish`: `y = x · max(0, min(1, x / 6 + 1/2))` elementwise; NaN stays NaN.
+  public static func hardSwish(_ x: Tensor) -> Tensor {
+    mapVectors(x) { v in
+      let g = v * (1.0 / 6) + 0.5
+      return v * g.replacing(with: 0, where: g .< 0).replacing(with: 1, where: g .> 1)
+    }
+  }
+}
