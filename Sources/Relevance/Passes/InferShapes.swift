@@ -383,7 +383,7 @@ struct NodeShapes {
       if attributeAxes == nil, node.inputs.count > 1, !node.inputs[1].isEmpty, constant(1) == nil {
         throw fail("its axes input must be a constant or computable from shapes")
       }
-      let axes = try attributeAxes ?? constant(1)?.ints ?? x.indices.filter { x[$0] == 1 }
+      let axes = attributeAxes ?? constant(1)?.ints ?? x.indices.filter { x[$0] == 1 }
       let normalized = try Set(axes.map { try axis($0, rank: x.count) })
       guard normalized.allSatisfy({ x[$0] == 1 }) else { throw fail("cannot squeeze axes \(axes) of \(x)") }
       return x.indices.filter { !normalized.contains($0) }.map { x[$0] }
@@ -472,8 +472,8 @@ struct NodeShapes {
   /// ONNX Slice (opset 10+): per-axis clamped start, step and output length.
   func sliceGeometry(_ x: [Int]) throws -> (shape: [Int], starts: [Int], steps: [Int]) {
     let starts = try requireConstant(1, "starts").ints, ends = try requireConstant(2, "ends").ints
-    let axes = try constant(3)?.ints ?? Array(0..<starts.count)
-    let steps = try constant(4)?.ints ?? [Int](repeating: 1, count: starts.count)
+    let axes = constant(3)?.ints ?? Array(0..<starts.count)
+    let steps = constant(4)?.ints ?? [Int](repeating: 1, count: starts.count)
     guard starts.count == ends.count, axes.count == starts.count, steps.count == starts.count else {
       throw fail("starts, ends, axes and steps differ in length")
     }
