@@ -111,6 +111,7 @@ from torchvision.ops.stochastic_depth import StochasticDepth
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from export_torchvision import CALIB_BATCH, calibrate  # noqa: E402
+from export_zoo import export_dynamo  # noqa: E402
 
 from zennit.attribution import Gradient  # noqa: E402
 from zennit.canonizers import MergeBatchNorm, NamedMergeBatchNorm  # noqa: E402
@@ -572,14 +573,7 @@ def export(model, x: torch.Tensor, path: Path, exporter: str, opset: int) -> Non
             torch.onnx.export(model, (x,), str(path), dynamo=False, opset_version=opset, input_names=["input"],
                               output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
         else:
-            try:
-                torch.onnx.export(model, (x,), str(path), dynamo=True, opset_version=DYNAMO_OPSET,
-                                  input_names=["input"], output_names=["logits"],
-                                  dynamic_shapes={"x": {0: torch.export.Dim("batch")}}, external_data=False)
-            except Exception:  # torch.export cannot trace ConvNeXt's Linear-on-NHWC with a symbolic batch
-                print(f"{path}: dynamo export with a dynamic batch failed; exporting batch 1", flush=True)
-                torch.onnx.export(model, (x,), str(path), dynamo=True, opset_version=DYNAMO_OPSET,
-                                  input_names=["input"], output_names=["logits"], external_data=False)
+            export_dynamo(model, x, path)
     onnx.checker.check_model(str(path), full_check=True)
 
 
