@@ -666,6 +666,7 @@ func referenceActivation(_ a: Activation) -> ((Double) -> Double)? {
   switch a.name {
   case "Relu": return { max($0, 0) }
   case "LeakyRelu": return { $0 >= 0 ? $0 : p[0] * $0 }
+  case "Pow": return { Foundation.pow($0, p[0]) }
   case "Clip": return { min(max($0, p[0]), p[1]) }
   case "Sigmoid": return sigmoid
   case "HardSigmoid": return { max(0, min(1, p[0] * $0 + p[1])) }
