@@ -125,18 +125,40 @@ class Upsampling(nn.Module):
 
 
 class LegacyUpsampling(nn.Module):
-    """nn.Upsample(scale_factor=2, nearest) as the legacy exporter writes it before opset 10:
-    Upsample with the scales as an attribute (opset 7) or a Constant input (opset 9)."""
+    """nn.Upsample(scale_factor=2, nearest) as the legacy exporter writes it before opset 11:
+    Upsample with the scales as an attribute (opset 7) or a Constant input (opset 9), and
+    Resize-10 (no coordinate_transformation_mode: asymmetric coordinates)."""
 
-    def __init__(self):
+    def __init__(self, mode: str = "nearest"):
         super().__init__()
         self.c1 = nn.Conv2d(3, 4, 3, padding=1)
-        self.up = nn.Upsample(scale_factor=2, mode="nearest")
+        self.up = nn.Upsample(scale_factor=2, mode=mode)
         self.c2 = nn.Conv2d(4, 4, 3, padding=1, stride=2)
         self.fc = nn.Linear(4, 4)
 
     def forward(self, x):
         return self.fc(self.c2(self.up(torch.relu(self.c1(x)))).mean((2, 3)))
+
+
+class AsymmetricLinearUpsampling(LegacyUpsampling):
+    """The reference for LegacyUpsampling("bilinear") as onnxruntime runs its export before
+    opset 11 (Upsample/Resize-10 linear: asymmetric coordinates, x_original = x / 2, clamped),
+    which torch's own bilinear (half_pixel) is not: out[2i] = in[i], out[2i+1] = (in[i] +
+    in[min(i + 1, n − 1)]) / 2 along H and W. Same parameters; gives the autograd gradient."""
+
+    def __init__(self):
+        super().__init__("bilinear")
+
+    def forward(self, x):
+        return self.fc(self.c2(self.upsample(torch.relu(self.c1(x)))).mean((2, 3)))
+
+    @staticmethod
+    def upsample(x):
+        def along(x, d):
+            n = x.size(d)
+            following = torch.cat([x.narrow(d, 1, n - 1), x.narrow(d, n - 1, 1)], d)
+            return torch.stack([x, (x + following) / 2], d + 1).flatten(d, d + 1)
+        return along(along(x, 2), 3)
 
 
 class MinMaxClip(nn.Module):
@@ -204,6 +226,10 @@ CASES = {
     "resize": (lambda: Upsampling(), 17),
     "upsample_opset7": (lambda: LegacyUpsampling(), 7),
     "upsample_opset9": (lambda: LegacyUpsampling(), 9),
+    "upsample_opset10": (lambda: LegacyUpsampling(), 10),  # Resize-10: asymmetric, floor
+    # Linear: the gradient comes from AsymmetricLinearUpsampling with the same weights.
+    "upsample_linear_opset9": (lambda: LegacyUpsampling("bilinear"), 9, AsymmetricLinearUpsampling),
+    "upsample_linear_opset10": (lambda: LegacyUpsampling("bilinear"), 10, AsymmetricLinearUpsampling),
     "min_max_clip": (lambda: MinMaxClip(), 17),
     "conv_transpose": (lambda: TransposedConvolutions(), 17),
     "convnext_block": (lambda: ConvNeXtBlock(), 17),
@@ -227,7 +253,7 @@ def main() -> None:
         sys.exit(f"unknown cases {unknown}; known: {sorted(CASES)}")
     manifest_path = OUT / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if only and manifest_path.exists() else {}
-    for name, (build, opset) in CASES.items():
+    for name, (build, opset, *reference) in CASES.items():
         if only and name not in only:
             continue
         seed = zlib.crc32(name.removesuffix("_dynamo").encode())
@@ -250,6 +276,11 @@ def main() -> None:
                 from onnx import version_converter
                 onnx.save(version_converter.convert_version(onnx.load(str(path)), opset), str(path))
         logits = session(path).run(None, {"input": x.numpy()})[0]
+        if reference:  # the function onnxruntime computes, where torch's module differs
+            exported = model
+            model = reference[0]().eval()
+            model.load_state_dict(exported.state_dict())
+            assert np.abs(model(x).detach().numpy() - logits).max() <= 1e-4 * np.abs(logits).max(), name
         xg = x.clone().requires_grad_(True)
         out = model(xg)
         target = int(out[0].argmax())

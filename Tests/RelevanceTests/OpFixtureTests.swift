@@ -64,8 +64,9 @@ final class OpFixtureTests: XCTestCase {
       let leaky = prelu.nodes.compactMap { if case .activation(let a) = $0.op, a.name == "LeakyRelu" { return a.parameters } else { return nil } }
       XCTAssertEqual(leaky, [[0.5], [0.5]], name)  // torch's initial slope 0.25, doubled by the script
     }
-    // Upsample (opset 7: scales attribute; 9: input) is a nearest Resize, asymmetric and floor.
-    for name in ["upsample_opset7", "upsample_opset9"] {
+    // Upsample (opset 7: scales attribute; 9: input) and Resize-10 are nearest Resizes,
+    // asymmetric and floor.
+    for name in ["upsample_opset7", "upsample_opset9", "upsample_opset10"] {
       let (upsample, _) = try load(name)
       let resizes = upsample.nodes.compactMap { if case .resize(let r) = $0.op { return r } else { return nil } }
       XCTAssertEqual(resizes.map(\.mode), [.nearest], name)

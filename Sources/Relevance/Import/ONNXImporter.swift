@@ -143,6 +143,14 @@ public enum ONNXImporter {
         inputs = [inputs[0]]
       case "Resize":
         var resize = try Resize2D.importing(attributes, fail: fail)
+        if opset < 11 {
+          // Resize-10 has only `mode`; it resamples as Upsample does (asymmetric coordinates,
+          // nearest rounding down), not with opset 11's defaults (half_pixel).
+          resize = Resize2D(mode: resize.mode, coordinates: .asymmetric, rounding: .floor)
+          if resize.mode == .nearest, let scales = knownConstant(1), scales.floats.contains(where: { $0 < 1 }) {
+            throw fail("nearest downsampling (scales \(scales.floats)) in opset \(opset) is not supported: onnxruntime rounds positions up there; export with opset 11 or later")
+          }
+        }
         let scalesIndex = opset < 11 ? 1 : 2, sizesIndex = opset < 11 ? -1 : 3
         if sizesIndex > 0, sizesIndex < inputs.count, !inputs[sizesIndex].isEmpty {
           resize.givesSizes = true
