@@ -58,6 +58,15 @@ class PReLUChannels(ActivationNet):
         super().__init__(nn.PReLU(6))
 
 
+class PReLUDistinctChannels(ActivationNet):
+    """ActivationNet with a per-channel PReLU whose 6 slopes differ (seeded, in [-0.5, 1.5))."""
+
+    def __init__(self):
+        super().__init__(nn.PReLU(6))
+        with torch.no_grad():
+            self.act.weight.copy_(torch.rand(6) * 2 - 0.5)
+
+
 class SqueezeExcitation(nn.Module):
     """MobileNetV3/EfficientNet's SE block: x · gate(x), gate [1, C, 1, 1] from a bounded activation."""
 
@@ -216,9 +225,11 @@ CASES = {
     # GELU(tanh) decomposed into Mul/Add/Tanh (legacy exporter, x·x·x) and with Pow (dynamo).
     "gelu_tanh": (lambda: ActivationNet(nn.GELU(approximate="tanh")), 17),
     "gelu_tanh_dynamo": (lambda: ActivationNet(nn.GELU(approximate="tanh")), 18),
-    # PRelu: one slope ([1]), and one per channel ([C, 1, 1]) all equal (torch's init 0.25).
+    # PRelu: one slope ([1]), one per channel ([C, 1, 1]) all equal (torch's init 0.25: a
+    # LeakyRelu), and distinct per channel (the PRelu op).
     "prelu": (lambda: ActivationNet(nn.PReLU()), 17),
     "prelu_channels": (lambda: PReLUChannels(), 17),
+    "prelu_distinct_channels": (lambda: PReLUDistinctChannels(), 17),
     "se_sigmoid": (lambda: SqueezeExcitation(nn.Sigmoid()), 17),
     "se_hardsigmoid": (lambda: SqueezeExcitation(nn.Hardsigmoid()), 17),
     "signed_residual": (lambda: SignedResidual(), 17),

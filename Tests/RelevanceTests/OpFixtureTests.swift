@@ -64,6 +64,9 @@ final class OpFixtureTests: XCTestCase {
       let leaky = prelu.nodes.compactMap { if case .activation(let a) = $0.op, a.name == "LeakyRelu" { return a.parameters } else { return nil } }
       XCTAssertEqual(leaky, [[0.5], [0.5]], name)  // torch's initial slope 0.25, doubled by the script
     }
+    // Distinct per-channel slopes stay a PRelu (both uses of the shared slope).
+    let (distinct, _) = try load("prelu_distinct_channels")
+    XCTAssertEqual(distinct.nodes.filter { $0.op == .prelu }.count, 2)
     // Upsample (opset 7: scales attribute; 9: input) and Resize-10 are nearest Resizes,
     // asymmetric and floor.
     for name in ["upsample_opset7", "upsample_opset9", "upsample_opset10"] {

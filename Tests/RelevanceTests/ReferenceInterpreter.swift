@@ -186,6 +186,9 @@ struct ReferenceInterpreter {
     case .affine:
       let x = try operand(0), scale = try operand(1).asReals, shift = try operand(2).asReals
       return perChannel(x) { c, v in v * scale[c] + shift[c] }
+    case .prelu:
+      let x = try operand(0), slopes = try operand(1).asReals
+      return perChannel(x) { c, v in v > 0 ? v : slopes[c] * v }
     case .batchNorm(let epsilon):
       let x = try operand(0), gamma = try operand(1).asReals, beta = try operand(2).asReals
       let mean = try operand(3).asReals, variance = try operand(4).asReals

@@ -128,19 +128,21 @@ public enum ONNXImporter {
         inputs = [inputs[1 - constantIndex[0]]]
       case "PRelu":
         // y = x for x > 0, slope · x otherwise: a LeakyRelu when the constant slope is one
-        // number (a scalar, or a per-channel slope whose channels agree). Activations carry
-        // scalar parameters and act elementwise without knowing the channel, so distinct
-        // per-channel slopes are refused.
+        // number (a scalar, or a per-channel slope whose channels agree), else `.prelu` with
+        // one slope per channel (activations carry scalar parameters and see no channel).
         guard inputs.count == 2 else { throw fail("expects inputs (X, slope), has \(inputs.count)") }
         guard let slope = knownConstant(1) else {
           throw fail("the slope '\(inputs[1])' is not a constant; clrp needs a constant slope")
         }
         let slopes = slope.floats
-        guard let first = slopes.first, !first.isNaN, slopes.allSatisfy({ $0 == first }) else {
-          throw fail("slope of shape \(slope.shape) has distinct values (\(slopes.prefix(4).map { "\($0)" }.joined(separator: ", "))\(slopes.count > 4 ? ", …" : "")); clrp supports a PRelu with one slope for all channels")
+        guard !slopes.isEmpty, !slopes.contains(where: \.isNaN) else { throw fail("the slope is empty or NaN") }
+        if slopes.allSatisfy({ $0 == slopes[0] }) {
+          op = .leakyRelu(alpha: slopes[0])
+          inputs = [inputs[0]]
+        } else {
+          op = .prelu  // shape inference checks that the slopes are one per channel
+          inputs = [inputs[0], inputs[1]]
         }
-        op = .leakyRelu(alpha: first)
-        inputs = [inputs[0]]
       case "Resize":
         var resize = try Resize2D.importing(attributes, fail: fail)
         if opset < 11 {
