@@ -50,10 +50,10 @@ IMPORTED_OPS = [
     "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant",
     "ConstantOfShape", "Conv", "ConvTranspose", "Div", "Dropout", "Elu", "Erf", "Flatten", "Gather",
     "Gelu", "Gemm", "GlobalAveragePool", "GlobalMaxPool", "HardSigmoid", "HardSwish", "Identity",
-    "LRN", "LayerNormalization", "LeakyRelu", "MatMul", "Max", "MaxPool", "Min", "Mish", "Mul", "Pad",
-    "ReduceMax", "ReduceMean", "Relu", "Reshape", "Resize", "Selu", "Shape", "Sigmoid", "Slice",
+    "LRN", "LayerNormalization", "LeakyRelu", "MatMul", "Max", "MaxPool", "Min", "Mish", "Mul", "PRelu", "Pad",
+    "Pow", "ReduceMax", "ReduceMean", "Relu", "Reshape", "Resize", "Selu", "Shape", "Sigmoid", "Slice",
     "Softmax", "Softplus", "Softsign", "Squeeze", "Sub", "Tanh", "ThresholdedRelu", "Transpose",
-    "Unsqueeze",
+    "Unsqueeze", "Upsample",
 ]
 # Operators the zoo's models need (issue 9; see the op histograms of Graphs/export_zoo.py).
 ZOO_OPS = [

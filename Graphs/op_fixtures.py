@@ -17,12 +17,13 @@ The Swift tests (``OpFixtureTests``) compare clrp's forward pass with the logits
 attribute defaults), the fusion passes (SiLU, GELU) and each op's derivative are checked
 against independent implementations.
 
-Usage:  python3 Graphs/op_fixtures.py
+Usage:  python3 Graphs/op_fixtures.py [NAME ...]   (only the cases named; the others stay)
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import zlib
 from pathlib import Path
 
@@ -48,6 +49,22 @@ class ActivationNet(nn.Module):
     def forward(self, x):
         x = self.act(self.c2(self.act(self.c1(x))))
         return self.fc(x.mean((2, 3)))
+
+
+class PReLUChannels(ActivationNet):
+    """ActivationNet with a per-channel PReLU (slope [6, 1, 1] in ONNX) after each conv."""
+
+    def __init__(self):
+        super().__init__(nn.PReLU(6))
+
+
+class PReLUDistinctChannels(ActivationNet):
+    """ActivationNet with a per-channel PReLU whose 6 slopes differ (seeded, in [-0.5, 1.5))."""
+
+    def __init__(self):
+        super().__init__(nn.PReLU(6))
+        with torch.no_grad():
+            self.act.weight.copy_(torch.rand(6) * 2 - 0.5)
 
 
 class SqueezeExcitation(nn.Module):
@@ -116,6 +133,43 @@ class Upsampling(nn.Module):
         return self.fc(self.c2(up).mean((2, 3)))
 
 
+class LegacyUpsampling(nn.Module):
+    """nn.Upsample(scale_factor=2, nearest) as the legacy exporter writes it before opset 11:
+    Upsample with the scales as an attribute (opset 7) or a Constant input (opset 9), and
+    Resize-10 (no coordinate_transformation_mode: asymmetric coordinates)."""
+
+    def __init__(self, mode: str = "nearest"):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 4, 3, padding=1)
+        self.up = nn.Upsample(scale_factor=2, mode=mode)
+        self.c2 = nn.Conv2d(4, 4, 3, padding=1, stride=2)
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return self.fc(self.c2(self.up(torch.relu(self.c1(x)))).mean((2, 3)))
+
+
+class AsymmetricLinearUpsampling(LegacyUpsampling):
+    """The reference for LegacyUpsampling("bilinear") as onnxruntime runs its export before
+    opset 11 (Upsample/Resize-10 linear: asymmetric coordinates, x_original = x / 2, clamped),
+    which torch's own bilinear (half_pixel) is not: out[2i] = in[i], out[2i+1] = (in[i] +
+    in[min(i + 1, n − 1)]) / 2 along H and W. Same parameters; gives the autograd gradient."""
+
+    def __init__(self):
+        super().__init__("bilinear")
+
+    def forward(self, x):
+        return self.fc(self.c2(self.upsample(torch.relu(self.c1(x)))).mean((2, 3)))
+
+    @staticmethod
+    def upsample(x):
+        def along(x, d):
+            n = x.size(d)
+            following = torch.cat([x.narrow(d, 1, n - 1), x.narrow(d, n - 1, 1)], d)
+            return torch.stack([x, (x + following) / 2], d + 1).flatten(d, d + 1)
+        return along(along(x, 2), 3)
+
+
 class MinMaxClip(nn.Module):
     """ReLU6 and a lower clip written with torch.maximum/minimum against scalars (Max, Min)."""
 
@@ -168,11 +222,25 @@ CASES = {
     "gelu_erf": (lambda: ActivationNet(nn.GELU()), 17),
     "gelu_opset20": (lambda: ActivationNet(nn.GELU()), 20),
     "gelu_tanh_opset20": (lambda: ActivationNet(nn.GELU(approximate="tanh")), 20),
+    # GELU(tanh) decomposed into Mul/Add/Tanh (legacy exporter, x·x·x) and with Pow (dynamo).
+    "gelu_tanh": (lambda: ActivationNet(nn.GELU(approximate="tanh")), 17),
+    "gelu_tanh_dynamo": (lambda: ActivationNet(nn.GELU(approximate="tanh")), 18),
+    # PRelu: one slope ([1]), one per channel ([C, 1, 1]) all equal (torch's init 0.25: a
+    # LeakyRelu), and distinct per channel (the PRelu op).
+    "prelu": (lambda: ActivationNet(nn.PReLU()), 17),
+    "prelu_channels": (lambda: PReLUChannels(), 17),
+    "prelu_distinct_channels": (lambda: PReLUDistinctChannels(), 17),
     "se_sigmoid": (lambda: SqueezeExcitation(nn.Sigmoid()), 17),
     "se_hardsigmoid": (lambda: SqueezeExcitation(nn.Hardsigmoid()), 17),
     "signed_residual": (lambda: SignedResidual(), 17),
     "global_max_pooling": (lambda: GlobalMaxPooling(), 17),
     "resize": (lambda: Upsampling(), 17),
+    "upsample_opset7": (lambda: LegacyUpsampling(), 7),
+    "upsample_opset9": (lambda: LegacyUpsampling(), 9),
+    "upsample_opset10": (lambda: LegacyUpsampling(), 10),  # Resize-10: asymmetric, floor
+    # Linear: the gradient comes from AsymmetricLinearUpsampling with the same weights.
+    "upsample_linear_opset9": (lambda: LegacyUpsampling("bilinear"), 9, AsymmetricLinearUpsampling),
+    "upsample_linear_opset10": (lambda: LegacyUpsampling("bilinear"), 10, AsymmetricLinearUpsampling),
     "min_max_clip": (lambda: MinMaxClip(), 17),
     "conv_transpose": (lambda: TransposedConvolutions(), 17),
     "convnext_block": (lambda: ConvNeXtBlock(), 17),
@@ -190,8 +258,15 @@ def session(path: Path) -> ort.InferenceSession:
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    manifest = {}
-    for name, (build, opset) in CASES.items():
+    only = sys.argv[1:]
+    unknown = [n for n in only if n not in CASES]
+    if unknown:
+        sys.exit(f"unknown cases {unknown}; known: {sorted(CASES)}")
+    manifest_path = OUT / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if only and manifest_path.exists() else {}
+    for name, (build, opset, *reference) in CASES.items():
+        if only and name not in only:
+            continue
         seed = zlib.crc32(name.removesuffix("_dynamo").encode())
         torch.manual_seed(seed)
         model = build().eval()
@@ -203,9 +278,20 @@ def main() -> None:
             torch.onnx.export(model, (x,), str(path), opset_version=opset, dynamo=True, external_data=False,
                               input_names=["input"], output_names=["logits"])
         else:
-            torch.onnx.export(model, (x,), str(path), opset_version=opset, dynamo=False,
+            # torch cannot write opset 7's Upsample (scales attribute): export at 9 and let
+            # ONNX's version converter move the scales into the attribute.
+            torch.onnx.export(model, (x,), str(path), opset_version=max(opset, 9), dynamo=False,
                               input_names=["input"], output_names=["logits"])
+            if opset < 9:
+                import onnx
+                from onnx import version_converter
+                onnx.save(version_converter.convert_version(onnx.load(str(path)), opset), str(path))
         logits = session(path).run(None, {"input": x.numpy()})[0]
+        if reference:  # the function onnxruntime computes, where torch's module differs
+            exported = model
+            model = reference[0]().eval()
+            model.load_state_dict(exported.state_dict())
+            assert np.abs(model(x).detach().numpy() - logits).max() <= 1e-4 * np.abs(logits).max(), name
         xg = x.clone().requires_grad_(True)
         out = model(xg)
         target = int(out[0].argmax())
@@ -218,7 +304,8 @@ def main() -> None:
                           "torch_vs_onnxruntime": float(np.abs(torch_logits - logits).max())}
         print(f"{name}: opset {opset}, target {target}, ops",
               sorted({n.op_type for n in __import__('onnx').load(str(path)).graph.node}))
-    (OUT / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    manifest = {name: manifest[name] for name in CASES if name in manifest}
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
 
 
 if __name__ == "__main__":

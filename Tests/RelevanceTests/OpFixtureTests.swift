@@ -21,7 +21,7 @@ final class OpFixtureTests: XCTestCase {
 
   func testForwardMatchesOnnxRuntime() throws {
     let cases = try Self.cases()
-    XCTAssertGreaterThanOrEqual(cases.count, 17)
+    XCTAssertGreaterThanOrEqual(cases.count, 23)
     for name in cases.keys.sorted() {
       let (graph, input) = try load(name)
       let logits = try XCTUnwrap(try ForwardPlan(graph: graph).run(input)[graph.outputs[0]], name)
@@ -53,8 +53,29 @@ final class OpFixtureTests: XCTestCase {
       XCTAssertEqual(gelu.nodes.filter { $0.op == .activation(Activation(GELU(tanhApproximation: false))) }.count, 2, name)
       XCTAssertFalse(gelu.nodes.contains { if case .elementwise = $0.op { return true } else { return false } }, name)
     }
-    let (tanhGelu, _) = try load("gelu_tanh_opset20")
-    XCTAssertEqual(tanhGelu.nodes.filter { $0.op == .activation(Activation(GELU(tanhApproximation: true))) }.count, 2)
+    for name in ["gelu_tanh_opset20", "gelu_tanh", "gelu_tanh_dynamo"] {
+      let (tanhGelu, _) = try load(name)
+      XCTAssertEqual(tanhGelu.nodes.filter { $0.op == .activation(Activation(GELU(tanhApproximation: true))) }.count, 2, name)
+      XCTAssertFalse(tanhGelu.nodes.contains { if case .elementwise = $0.op { return true } else { return false } }, name)
+    }
+    // PRelu with one slope ([1] and [6, 1, 1] with equal channels) is LeakyRelu(slope).
+    for name in ["prelu", "prelu_channels"] {
+      let (prelu, _) = try load(name)
+      let leaky = prelu.nodes.compactMap { if case .activation(let a) = $0.op, a.name == "LeakyRelu" { return a.parameters } else { return nil } }
+      XCTAssertEqual(leaky, [[0.5], [0.5]], name)  // torch's initial slope 0.25, doubled by the script
+    }
+    // Distinct per-channel slopes stay a PRelu (both uses of the shared slope).
+    let (distinct, _) = try load("prelu_distinct_channels")
+    XCTAssertEqual(distinct.nodes.filter { $0.op == .prelu }.count, 2)
+    // Upsample (opset 7: scales attribute; 9: input) and Resize-10 are nearest Resizes,
+    // asymmetric and floor.
+    for name in ["upsample_opset7", "upsample_opset9", "upsample_opset10"] {
+      let (upsample, _) = try load(name)
+      let resizes = upsample.nodes.compactMap { if case .resize(let r) = $0.op { return r } else { return nil } }
+      XCTAssertEqual(resizes.map(\.mode), [.nearest], name)
+      XCTAssertEqual(resizes.map(\.coordinates), [.asymmetric], name)
+      XCTAssertEqual(resizes.first?.outputSize, [16, 16], name)
+    }
     // ConvNeXt: the Linear layers (MatMul on NHWC) become 1×1 convs with their bias folded in,
     // LayerNorm stays, GELU is fused.
     for name in ["convnext_block", "convnext_block_dynamo"] {

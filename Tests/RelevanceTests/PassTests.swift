@@ -621,6 +621,34 @@ final class PassTests: XCTestCase {
     XCTAssertFalse(after.nodes.contains { if case .activation(let a) = $0.op { return a.name == "Erf" } else { return false } })
   }
 
+  /// GELU's tanh form as torch writes it before opset 20, 0.5·x·(1 + tanh(√(2/π)(x + 0.044715·x³))):
+  /// the legacy exporter's Mul(0.5, Mul(x, …)) with x³ = Mul(x, Mul(x, x)), dynamo's
+  /// Mul(x, Mul(0.5, …)) with Pow(x, 3); both fuse into GELU(tanh). The same graph with a wrong
+  /// cubic coefficient (0.05) is a different function and stays as it is.
+  func testFuseGELUTanhPatterns() throws {
+    var b = GraphBuilder(seed: 37)
+    let scalar = { (b: inout GraphBuilder, v: Float) in b.floats([v], shape: []) }
+    func onePlusTanh(_ b: inout GraphBuilder, _ v: ValueName, pow: Bool, coefficient: Float = 0.044715) -> ValueName {
+      let cube = pow ? b.add(.activation(Activation(Pow(exponent: 3))), [v])
+                     : b.add(.elementwise(.mul), [v, b.add(.elementwise(.mul), [v, v])])
+      let inner = b.add(.elementwise(.add), [v, b.add(.elementwise(.mul), [scalar(&b, coefficient), cube])])
+      let scaled = b.add(.elementwise(.mul), [scalar(&b, Float((2 / Double.pi).squareRoot())), inner])
+      return b.add(.elementwise(.add), [scalar(&b, 1), b.add(.activation(Activation(Tanh())), [scaled])])
+    }
+    let x = b.conv(b.input, in: 2, out: 4), y = b.conv(b.input, in: 2, out: 4), z = b.conv(b.input, in: 2, out: 4)
+    let legacy = b.add(.elementwise(.mul), [scalar(&b, 0.5), b.add(.elementwise(.mul), [x, onePlusTanh(&b, x, pow: false)])], name: "legacy")
+    let dynamo = b.add(.elementwise(.mul), [y, b.add(.elementwise(.mul), [scalar(&b, 0.5), onePlusTanh(&b, y, pow: true)])], name: "dynamo")
+    let wrong = b.add(.elementwise(.mul), [z, b.add(.elementwise(.mul), [scalar(&b, 0.5), onePlusTanh(&b, z, pow: true, coefficient: 0.05)])], name: "wrong")
+    let c = PassCase(name: "gelu tanh", graph: b.graph([1, 2, 5, 5], outputs: [legacy, dynamo, wrong]), inputShape: [1, 2, 5, 5])
+    let (_, after) = try checkPass(FuseActivationPatterns(), c)
+    let op = { (name: String) in after.nodes.first { $0.name == name }!.op }
+    XCTAssertEqual(op("legacy"), .activation(Activation(GELU(tanhApproximation: true))))
+    XCTAssertEqual(op("dynamo"), .activation(Activation(GELU(tanhApproximation: true))))
+    XCTAssertEqual(op("wrong"), .elementwise(.mul))
+    XCTAssertEqual(after.nodes.filter { $0.op == .activation(Activation(Tanh())) }.count, 1, "only the wrong pattern's Tanh is left")
+    XCTAssertEqual(after.nodes.filter { $0.op == .activation(Activation(Pow(exponent: 3))) }.count, 1)
+  }
+
   /// MatMul by a constant [K, M] on the last axis of an NHWC activation becomes a 1×1 conv
   /// between transposes; a following bias Add is folded in only when nothing else reads the
   /// MatMul's output. A rank-2 MatMul is left to LowerDense.

@@ -186,6 +186,9 @@ struct ReferenceInterpreter {
     case .affine:
       let x = try operand(0), scale = try operand(1).asReals, shift = try operand(2).asReals
       return perChannel(x) { c, v in v * scale[c] + shift[c] }
+    case .prelu:
+      let x = try operand(0), slopes = try operand(1).asReals
+      return perChannel(x) { c, v in v > 0 ? v : slopes[c] * v }
     case .batchNorm(let epsilon):
       let x = try operand(0), gamma = try operand(1).asReals, beta = try operand(2).asReals
       let mean = try operand(3).asReals, variance = try operand(4).asReals
@@ -666,6 +669,7 @@ func referenceActivation(_ a: Activation) -> ((Double) -> Double)? {
   switch a.name {
   case "Relu": return { max($0, 0) }
   case "LeakyRelu": return { $0 >= 0 ? $0 : p[0] * $0 }
+  case "Pow": return { Foundation.pow($0, p[0]) }
   case "Clip": return { min(max($0, p[0]), p[1]) }
   case "Sigmoid": return sigmoid
   case "HardSigmoid": return { max(0, min(1, p[0] * $0 + p[1])) }

@@ -20,6 +20,8 @@ public struct RelevancePlan: Sendable {
     case uniform(Window2D, inverseDivisors: Tensor)
     /// Relevance times the activation's derivative at its input.
     case activationGradient(Activation)
+    /// Relevance times PRelu's derivative at its input (1, or the channel's slope).
+    case preluGradient(slopes: [Float])
     /// ReLU in guided backpropagation: g · [x > 0] · [g > 0].
     case guidedReLU
     /// ReLU in the deconvnet: max(0, g).
@@ -184,6 +186,12 @@ public struct RelevancePlan: Sendable {
       case .gradient: return .activationGradient(activation)
       case .guidedBackprop where activation.servesGuidedRules: return .guidedReLU
       case .deconvnet where activation.servesGuidedRules: return .deconvReLU
+      default: throw unsupported()
+      }
+    case .prelu:
+      switch rule {
+      case .pass: return .pass
+      case .gradient: return .preluGradient(slopes: graph.constant(node, 1)!.floats)
       default: throw unsupported()
       }
     case .resize(let resize):

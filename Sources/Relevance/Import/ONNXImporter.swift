@@ -9,8 +9,9 @@ public enum ONNXImporter {
     "Add", "AveragePool", "BatchNormalization", "Cast", "Concat", "Constant",
     "ConstantOfShape", "Conv", "ConvTranspose", "Div", "Dropout", "Flatten", "Gather", "Gemm",
     "GlobalAveragePool", "GlobalMaxPool", "Identity", "LayerNormalization", "LRN", "MatMul", "Max", "MaxPool",
-    "Min", "Mul", "Pad",
+    "Min", "Mul", "Pad", "PRelu",
     "ReduceMax", "ReduceMean", "Reshape", "Resize", "Shape", "Slice", "Softmax", "Squeeze", "Sub", "Transpose", "Unsqueeze",
+    "Upsample",
   ]
   public static let testedOpsets = 7...21
 
@@ -125,8 +126,33 @@ public enum ONNXImporter {
         guard !bound.isNaN else { throw fail("the bound is NaN") }
         op = .activation(Activation(record.opType == "Max" ? Clip(low: bound, high: .infinity) : Clip(low: -.infinity, high: bound)))
         inputs = [inputs[1 - constantIndex[0]]]
+      case "PRelu":
+        // y = x for x > 0, slope · x otherwise: a LeakyRelu when the constant slope is one
+        // number (a scalar, or a per-channel slope whose channels agree), else `.prelu` with
+        // one slope per channel (activations carry scalar parameters and see no channel).
+        guard inputs.count == 2 else { throw fail("expects inputs (X, slope), has \(inputs.count)") }
+        guard let slope = knownConstant(1) else {
+          throw fail("the slope '\(inputs[1])' is not a constant; clrp needs a constant slope")
+        }
+        let slopes = slope.floats
+        guard !slopes.isEmpty, !slopes.contains(where: \.isNaN) else { throw fail("the slope is empty or NaN") }
+        if slopes.allSatisfy({ $0 == slopes[0] }) {
+          op = .leakyRelu(alpha: slopes[0])
+          inputs = [inputs[0]]
+        } else {
+          op = .prelu  // shape inference checks that the slopes are one per channel
+          inputs = [inputs[0], inputs[1]]
+        }
       case "Resize":
         var resize = try Resize2D.importing(attributes, fail: fail)
+        if opset < 11 {
+          // Resize-10 has only `mode`; it resamples as Upsample does (asymmetric coordinates,
+          // nearest rounding down), not with opset 11's defaults (half_pixel).
+          resize = Resize2D(mode: resize.mode, coordinates: .asymmetric, rounding: .floor)
+          if resize.mode == .nearest, let scales = knownConstant(1), scales.floats.contains(where: { $0 < 1 }) {
+            throw fail("nearest downsampling (scales \(scales.floats)) in opset \(opset) is not supported: onnxruntime rounds positions up there; export with opset 11 or later")
+          }
+        }
         let scalesIndex = opset < 11 ? 1 : 2, sizesIndex = opset < 11 ? -1 : 3
         if sizesIndex > 0, sizesIndex < inputs.count, !inputs[sizesIndex].isEmpty {
           resize.givesSizes = true
@@ -137,6 +163,28 @@ public enum ONNXImporter {
           throw fail("needs 'scales' or 'sizes'")
         }
         op = .resize(resize)
+      case "Upsample":
+        // Upsample (opsets 7 to 9, deprecated in 10) is Resize with asymmetric coordinates and,
+        // in nearest mode, the input position rounded down (ONNX Upsample-7/9 reference;
+        // onnxruntime's "simple" nearest mode for scales ≥ 1). Scales: attribute (7), input (9).
+        let modeName = try attributes.string("mode", "nearest")
+        guard let mode = Resize2D.Mode(rawValue: modeName) else { throw fail("mode '\(modeName)' is not supported (nearest, linear)") }
+        let scales: [Float]
+        if let given = try attributes.floats("scales") {
+          scales = given
+          inputs = [inputs[0], addConstant(Constant(shape: [given.count], floats: given), suffix: "scales")]
+        } else if inputs.count >= 2, !inputs[1].isEmpty {
+          guard let given = knownConstant(1) else {
+            throw fail("the scales input '\(inputs[1])' is not a constant; clrp needs constant scales")
+          }
+          scales = given.floats
+          inputs = [inputs[0], inputs[1]]
+        } else {
+          throw fail("needs 'scales' (attribute in opset 7, input in opset 9)")
+        }
+        // Below 1 the specification gives no result and onnxruntime rounds up instead of down.
+        guard scales.allSatisfy({ $0 >= 1 }) else { throw fail("scales \(scales) must be at least 1 (Upsample does not downsample; use Resize)") }
+        op = .resize(Resize2D(mode: mode, coordinates: .asymmetric, rounding: .floor))
       case "LayerNormalization":
         guard inputs.count >= 2 else { throw fail("expects inputs (X, Scale, B?), has \(inputs.count)") }
         guard record.outputs.dropFirst().allSatisfy(\.isEmpty) else {
@@ -198,7 +246,14 @@ public enum ONNXImporter {
         }
         inputs = [inputs[0]]
         op = .dropout
-      case "Identity": op = .identity
+      case "Identity":
+        // The Identity of a constant is that constant (torch writes shared parameters, such as
+        // a PRelu slope used twice, as Identity nodes of one initializer).
+        if let c = knownConstant(0) {
+          constants[record.outputs[0]] = c
+          continue
+        }
+        op = .identity
       case "Softmax": op = .softmax(axis: try attributes.int("axis", opset < 13 ? 1 : -1))
       case "Shape": op = .shape(start: try attributes.int("start", 0), end: attributes.has("end") ? try attributes.int("end", 0) : nil)
       case "Gather": op = .gather(axis: try attributes.int("axis", 0))

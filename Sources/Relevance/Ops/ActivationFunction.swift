@@ -94,7 +94,7 @@ enum ActivationRegistry {
   static let all: [any ActivationFunction.Type] = [
     Relu.self, LeakyRelu.self, Clip.self, Sigmoid.self, HardSigmoid.self, HardSwish.self, Tanh.self,
     SiLU.self, GELU.self, Erf.self, Softplus.self, Softsign.self, Elu.self, Selu.self, Mish.self,
-    ThresholdedRelu.self,
+    ThresholdedRelu.self, Pow.self,
   ]
 
   /// The activation imported from ONNX op type `onnxName`, nil when none is.

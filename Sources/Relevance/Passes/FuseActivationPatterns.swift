@@ -5,6 +5,9 @@
 ///   GELU:  Mul(Mul(x, Add(Erf(Div(x, √2)), 1)), 0.5)            (torch before opset 20)
 ///          Mul(Mul(x, 0.5), Add(Erf(Div(x, √2)), 1))            (the other Mul order)
 ///          Mul(x, Mul(0.5, Add(Erf(Div(x, √2)), 1)))            (torch's dynamo exporter)
+///   GELU (tanh): the same three forms with Add(Erf(Div(x, √2)), 1) replaced by
+///          Add(Tanh(Mul(√(2/π), Add(x, Mul(0.044715, x³)))), 1)   (torch's approximate='tanh'
+///          before opset 20), x³ written Pow(x, 3) (dynamo) or Mul(x, Mul(x, x)) (legacy).
 ///
 /// Operand orders of Mul and Add are free; Div(x, √2) may be Mul(x, 1/√2). Nodes of the
 /// pattern that nothing else reads are removed.
@@ -23,8 +26,8 @@ public struct FuseActivationPatterns: GraphPass {
         graph.nodes[i].op = .silu
         graph.nodes[i].inputs = [x]
         changed = true
-      } else if let x = geluInput(node, graph: graph, producer: producer) {
-        graph.nodes[i].op = .activation(Activation(GELU(tanhApproximation: false)))
+      } else if let (x, tanh) = geluInput(node, graph: graph, producer: producer) {
+        graph.nodes[i].op = .activation(Activation(GELU(tanhApproximation: tanh)))
         graph.nodes[i].inputs = [x]
         changed = true
       }
@@ -41,8 +44,8 @@ public struct FuseActivationPatterns: GraphPass {
     return nil
   }
 
-  /// x when `node` is one of the GELU decompositions above.
-  func geluInput(_ node: Node, graph: Graph, producer: (ValueName) -> Node?) -> ValueName? {
+  /// x, and whether it is the tanh form, when `node` is one of the GELU decompositions above.
+  func geluInput(_ node: Node, graph: Graph, producer: (ValueName) -> Node?) -> (ValueName, tanh: Bool)? {
     func isScalar(_ value: ValueName, _ expected: Float, tolerance: Float = 1e-6) -> Bool {
       guard let c = graph.constants[value], c.count == 1 else { return false }
       return abs(c.floats[0] - expected) <= tolerance * max(1, abs(expected))
@@ -54,29 +57,63 @@ public struct FuseActivationPatterns: GraphPass {
       if test(node.inputs[1]) { return node.inputs[0] }
       return nil
     }
-    /// x when `value` is Add(Erf(x / √2), 1).
-    func erfPart(_ value: ValueName) -> ValueName? {
-      guard let add = producer(value), add.op == .elementwise(.add),
-            let e = other(add, { isScalar($0, 1) }), let erf = producer(e),
-            case .activation(let a) = erf.op, a.name == Erf.opName,
-            let scaled = producer(erf.inputs[0]), scaled.inputs.count == 2 else { return nil }
+    func isActivation(_ node: Node, _ name: String) -> Bool {
+      if case .activation(let a) = node.op { return a.name == name } else { return false }
+    }
+    /// x when `value` is x / √2 or x · (1/√2).
+    func erfArgument(_ value: ValueName) -> ValueName? {
+      guard let scaled = producer(value), scaled.inputs.count == 2 else { return nil }
       if scaled.op == .elementwise(.div), isScalar(scaled.inputs[1], Float(2).squareRoot(), tolerance: 1e-4) {
         return scaled.inputs[0]
       }
       if scaled.op == .elementwise(.mul) { return other(scaled) { isScalar($0, 1 / Float(2).squareRoot(), tolerance: 1e-4) } }
       return nil
     }
-    // Mul(Mul(x, erfPart(x)), 0.5)
+    /// x when `value` is x³: Pow(x, 3), or Mul(x, Mul(x, x)) in either order.
+    func cubed(_ value: ValueName) -> ValueName? {
+      guard let node = producer(value) else { return nil }
+      if case .activation(let a) = node.op, a.name == Pow.opName, a.parameters == [3] { return node.inputs[0] }
+      guard node.op == .elementwise(.mul), node.inputs.count == 2 else { return nil }
+      for (a, b) in [(0, 1), (1, 0)] {
+        if let square = producer(node.inputs[b]), square.op == .elementwise(.mul),
+           square.inputs == [node.inputs[a], node.inputs[a]] { return node.inputs[a] }
+      }
+      return nil
+    }
+    /// x when `value` is √(2/π) · (x + 0.044715 · x³).
+    func tanhArgument(_ value: ValueName) -> ValueName? {
+      guard let scaled = producer(value), scaled.op == .elementwise(.mul),
+            let sum = other(scaled, { isScalar($0, Float((2 / Double.pi).squareRoot()), tolerance: 1e-4) }).flatMap(producer),
+            sum.op == .elementwise(.add), sum.inputs.count == 2 else { return nil }
+      for (a, b) in [(0, 1), (1, 0)] {
+        if let cubic = producer(sum.inputs[b]), cubic.op == .elementwise(.mul),
+           let cube = other(cubic, { isScalar($0, 0.044715, tolerance: 1e-4) }), cubed(cube) == sum.inputs[a] {
+          return sum.inputs[a]
+        }
+      }
+      return nil
+    }
+    /// x and the form when `value` is Add(Erf(x / √2), 1) or Add(Tanh(tanhArgument(x)), 1).
+    func onePlusPart(_ value: ValueName) -> (ValueName, tanh: Bool)? {
+      guard let add = producer(value), add.op == .elementwise(.add),
+            let e = other(add, { isScalar($0, 1) }), let f = producer(e) else { return nil }
+      if isActivation(f, Erf.opName), let x = erfArgument(f.inputs[0]) { return (x, false) }
+      if isActivation(f, Tanh.opName), let x = tanhArgument(f.inputs[0]) { return (x, true) }
+      return nil
+    }
+    // Mul(Mul(x, onePlusPart(x)), 0.5)
     if let inner = other(node, { isScalar($0, 0.5) }).flatMap(producer), inner.op == .elementwise(.mul) {
-      for (a, b) in [(0, 1), (1, 0)] where erfPart(inner.inputs[b]) == inner.inputs[a] { return inner.inputs[a] }
+      for (a, b) in [(0, 1), (1, 0)] {
+        if let (x, tanh) = onePlusPart(inner.inputs[b]), x == inner.inputs[a] { return (x, tanh) }
+      }
     }
     for (a, b) in [(0, 1), (1, 0)] {
       guard let half = producer(node.inputs[a]), half.op == .elementwise(.mul),
             let halved = other(half, { isScalar($0, 0.5) }) else { continue }
-      // Mul(Mul(x, 0.5), erfPart(x))
-      if erfPart(node.inputs[b]) == halved { return halved }
-      // Mul(x, Mul(0.5, erfPart(x)))
-      if erfPart(halved) == node.inputs[b] { return node.inputs[b] }
+      // Mul(Mul(x, 0.5), onePlusPart(x))
+      if let (x, tanh) = onePlusPart(node.inputs[b]), x == halved { return (x, tanh) }
+      // Mul(x, Mul(0.5, onePlusPart(x)))
+      if let (x, tanh) = onePlusPart(halved), x == node.inputs[b] { return (x, tanh) }
     }
     return nil
   }

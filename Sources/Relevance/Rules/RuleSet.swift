@@ -286,13 +286,13 @@ extension RuleSet {
   public static let opNames = [
     "Conv", "ConvTranspose", "Dense", "MaxPool", "AveragePool", "GlobalAveragePool",
     "LRN", "LayerNormalization", "Resize", "Affine", "Concat", "Add", "Sub", "Mul", "Div", "Pad", "Softmax", "Transpose",
-    "Flatten", "Reshape", "Squeeze", "Unsqueeze",
+    "Flatten", "Reshape", "Squeeze", "Unsqueeze", "PRelu",
   ] + ActivationRegistry.opNames
   /// Op groups a `op:` matcher accepts.
   public static let opGroups: [(name: String, ops: [String])] = [
     ("linear", ["Conv", "ConvTranspose", "Dense"]),
     ("pooling", ["MaxPool", "AveragePool", "GlobalAveragePool"]),
-    ("activation", ActivationRegistry.opNames),
+    ("activation", ActivationRegistry.opNames + ["PRelu"]),
   ]
   /// The rule names, in documentation order (`RuleCatalog`).
   public static let ruleNames = RuleCatalog.all.map(\.name)

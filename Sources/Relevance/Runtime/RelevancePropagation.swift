@@ -165,6 +165,8 @@ extension RelevancePlan {
     case .uniform(let window, let inverseDivisors):
       let s = r.multiplied(byImage: inverseDivisors)
       return [(x, WindowSums.scatter(s, window, inputShape: inputShape))]
+    case .preluGradient(let slopes):
+      return [(x, r.multiplied(byImage: PReluChannels.derivative(values[x]!, slopes: slopes)))]
     case .activationGradient(let activation):
       let a = values[x]!
       let function = activation.function
