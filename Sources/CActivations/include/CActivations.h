@@ -10,8 +10,10 @@
 /// picks the variant the CPU supports (`__builtin_cpu_supports`), so one binary runs on any
 /// x86-64 (no ifunc: plain dispatch, so a static or dynamic glibc makes no difference). σ from
 /// e = e^−|x| (never overflowing), e^−|x| by Cody–Waite range reduction and a degree-7 Taylor
-/// polynomial, flushed to 0 below e^−87 (activation_kernels.h); relative error below 5e−7 with
-/// either variant (FMA changes roundings, not the bound; SmoothActivationTests). NaN stays NaN.
+/// polynomial, flushed to 0 below e^−87 (activation_kernels.h). Relative error measured against
+/// double precision on a 8.7e−5 grid over [−87, 87]: σ below 1.9e−7, SiLU below 2.2e−7, in both
+/// variants (FMA changes roundings, not the bound); SmoothActivationTests asserts 5e−7. NaN
+/// stays NaN.
 
 /// σ(x) = 1 / (1 + e^−x).
 void clrp_sigmoid(const float *x, float *y, size_t count);
