@@ -26,7 +26,10 @@ let package = Package(
       name: "CImageCodecs",
       linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg")]),
     .target(
-      name: "TensorKernels", dependencies: ["COpenBLAS"],
+      name: "CActivations",
+      cSettings: [.unsafeFlags(["-O3"], .when(configuration: .release))]),
+    .target(
+      name: "TensorKernels", dependencies: ["COpenBLAS", "CActivations"],
       swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
     .target(
       name: "Relevance", dependencies: ["TensorKernels", "ONNXProto", "CImageCodecs", .product(name: "Yams", package: "Yams")],
@@ -34,7 +37,7 @@ let package = Package(
     .executableTarget(
       name: "clrp",
       dependencies: ["Relevance", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-    .testTarget(name: "TensorKernelsTests", dependencies: ["TensorKernels"]),
+    .testTarget(name: "TensorKernelsTests", dependencies: ["TensorKernels", "CActivations"]),
     .testTarget(name: "RelevanceTests", dependencies: ["Relevance"]),
     .testTarget(name: "CLITests", dependencies: ["clrp", "Relevance"]),
   ]

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import TensorKernels
+import CActivations
 
 /// The vectorized logistic kernels against the textbook formulas evaluated in double precision.
 final class SmoothActivationTests: XCTestCase {
@@ -81,5 +82,42 @@ final class SmoothActivationTests: XCTestCase {
       XCTAssertEqual(y[i], Kernels.silu(Tensor(shape: [1], data: [x.data[i]])).data[0])
     }
     XCTAssertEqual(y.last, Kernels.silu(Tensor(shape: [1], data: [x.data.last!])).data[0])
+  }
+
+  /// Both compiled variants of the C kernels (baseline SSE2, and AVX2+FMA when this CPU has it)
+  /// against the formulas, over the special and random inputs, out of place and in place.
+  func testBothInstructionSetVariantsMatchTheFormulas() {
+    typealias BufferKernel = (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int) -> Void
+    let sigmoid = { (x: Double) in 1 / (1 + exp(-x)) }
+    let silu = { (x: Double) in x * (1 / (1 + exp(-x))) }
+    let variants: [(String, BufferKernel, (Double) -> Double)] = [
+      ("sigmoid_baseline", { clrp_sigmoid_baseline($0, $1, $2) }, sigmoid),
+      ("silu_baseline", { clrp_silu_baseline($0, $1, $2) }, silu),
+      ("sigmoid_dispatched", { clrp_sigmoid($0, $1, $2) }, sigmoid),
+      ("silu_dispatched", { clrp_silu($0, $1, $2) }, silu),
+    ]
+    for x in [specialInputs, randomInputs(seed: 35).data] {
+      for (name, kernel, formula) in variants {
+        for count in [x.count, 0, 1, 7, 8, 9] where count <= x.count {
+          var y = [Float](repeating: .nan, count: x.count)
+          x.withUnsafeBufferPointer { xb in y.withUnsafeMutableBufferPointer { kernel(xb.baseAddress, $0.baseAddress, count) } }
+          assertClose(Array(y[..<count]), Array(x[..<count]), formula, name)
+          XCTAssert(y[count...].allSatisfy { $0.isNaN }, "\(name) wrote past count \(count)")
+        }
+        var inPlace = x
+        inPlace.withUnsafeMutableBufferPointer { kernel(UnsafePointer($0.baseAddress), $0.baseAddress, $0.count) }
+        assertClose(inPlace, x, formula, name + " in place")
+      }
+    }
+  }
+
+  /// The dispatch picks AVX2+FMA exactly when the kernel reports both CPU flags.
+  func testDispatchFollowsTheCPUFlags() throws {
+    guard let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let flagsLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else {
+      throw XCTSkip("no /proc/cpuinfo flags line")
+    }
+    let flags = Set(flagsLine.split(separator: " ").map(String.init))
+    XCTAssertEqual(Kernels.smoothActivationsUseAVX2, flags.contains("avx2") && flags.contains("fma"))
   }
 }
