@@ -223,37 +223,14 @@ struct ReferenceInterpreter {
       let out = (0..<planes).map { p in (0..<size).reduce(0.0) { $0 + xv[p * size + $1] } / Double(size) }
       return Value(shape: [x.shape[0], x.shape[1]] + [Int](repeating: 1, count: x.shape.count - 2), reals: out)
     case .reduceMean(let attributeAxes, let keepDims, let noop):
-      let x = try operand(0), xv = x.asReals
-      let given = try optional(1)?.asInts
-      var axes = attributeAxes ?? given ?? []
-      if axes.isEmpty { axes = noop ? [] : Array(x.shape.indices) }
-      let reduced = Set(axes.map { $0 < 0 ? $0 + x.shape.count : $0 })
-      let kept = x.shape.indices.map { reduced.contains($0) ? 1 : x.shape[$0] }
-      var sums = [Double](repeating: 0, count: kept.reduce(1, *))
-      let xs = rowMajorStrides(x.shape), ks = rowMajorStrides(kept)
-      for flat in 0..<x.count {
-        var target = 0
-        for d in x.shape.indices where !reduced.contains(d) { target += (flat / xs[d]) % x.shape[d] * ks[d] }
-        sums[target] += xv[flat]
-      }
-      let n = Double(x.count / max(sums.count, 1))
-      let shape = keepDims ? kept : x.shape.indices.filter { !reduced.contains($0) }.map { x.shape[$0] }
-      return Value(shape: shape, reals: sums.map { $0 / n })
+      let x = try operand(0), given = try optional(1)?.asInts
+      let (shape, sums, n) = reduce(x, axes: attributeAxes ?? given, noopWithEmptyAxes: noop,
+                                    keepDims: keepDims, initial: 0, +)
+      return Value(shape: shape, reals: sums.map { $0 / Double(n) })
     case .reduceMax(let attributeAxes, let keepDims, let noop):
-      let x = try operand(0), xv = x.asReals
-      let given = try optional(1)?.asInts
-      var axes = attributeAxes ?? given ?? []
-      if axes.isEmpty { axes = noop ? [] : Array(x.shape.indices) }
-      let reduced = Set(axes.map { $0 < 0 ? $0 + x.shape.count : $0 })
-      let kept = x.shape.indices.map { reduced.contains($0) ? 1 : x.shape[$0] }
-      var maxima = [Double](repeating: -.infinity, count: kept.reduce(1, *))
-      let xs = rowMajorStrides(x.shape), ks = rowMajorStrides(kept)
-      for flat in 0..<x.count {
-        var target = 0
-        for d in x.shape.indices where !reduced.contains(d) { target += (flat / xs[d]) % x.shape[d] * ks[d] }
-        maxima[target] = max(maxima[target], xv[flat])
-      }
-      let shape = keepDims ? kept : x.shape.indices.filter { !reduced.contains($0) }.map { x.shape[$0] }
+      let x = try operand(0), given = try optional(1)?.asInts
+      let (shape, maxima, _) = reduce(x, axes: attributeAxes ?? given, noopWithEmptyAxes: noop,
+                                      keepDims: keepDims, initial: -.infinity, max)
       return Value(shape: shape, reals: maxima)
     case .resize:
       throw fail("no reference for Resize (tested against onnxruntime in OpFixtureTests)")
@@ -688,4 +665,24 @@ func referenceActivation(_ a: Activation) -> ((Double) -> Double)? {
     return { 0.5 * $0 * (1 + erf($0 / 2.0.squareRoot())) }
   default: return nil
   }
+}
+
+/// ONNX Reduce* over `axes` (negative counted from the end; none or empty: every axis, or
+/// nothing with `noopWithEmptyAxes`): the output shape, the values folded with `combine` from
+/// `initial`, and how many inputs each output folded.
+private func reduce(_ x: ReferenceInterpreter.Value, axes: [Int]?, noopWithEmptyAxes: Bool, keepDims: Bool, initial: Double,
+                    _ combine: (Double, Double) -> Double) -> (shape: [Int], values: [Double], count: Int) {
+  var axes = axes ?? []
+  if axes.isEmpty { axes = noopWithEmptyAxes ? [] : Array(x.shape.indices) }
+  let reduced = Set(axes.map { $0 < 0 ? $0 + x.shape.count : $0 })
+  let kept = x.shape.indices.map { reduced.contains($0) ? 1 : x.shape[$0] }
+  var values = [Double](repeating: initial, count: kept.reduce(1, *))
+  let xs = rowMajorStrides(x.shape), ks = rowMajorStrides(kept), xv = x.asReals
+  for flat in 0..<x.count {
+    var target = 0
+    for d in x.shape.indices where !reduced.contains(d) { target += (flat / xs[d]) % x.shape[d] * ks[d] }
+    values[target] = combine(values[target], xv[flat])
+  }
+  let shape = keepDims ? kept : x.shape.indices.filter { !reduced.contains($0) }.map { x.shape[$0] }
+  return (shape, values, x.count / max(values.count, 1))
 }
