@@ -94,7 +94,7 @@ struct Verify: ParsableCommand {
                          "relevance became \(bad) under rule \(rule) (arriving \(out), passed on \(inSum)); conservation cannot be checked")
       }
       let loss = abs(out) > 0 ? (out - inSum) / abs(out) : (inSum == 0 ? 0 : -1)
-      let conserving = Self.shouldConserve(rule)
+      let conserving = rule.shouldConserve  // from RuleCatalog
       var why: [String] = []
       if case .linear(let linear) = rule {
         if linear.bias, graph.constant(graph.nodes[index], 2) != nil { why.append("bias absorption") }
@@ -110,7 +110,7 @@ struct Verify: ParsableCommand {
         // is missing (or gained) is a leak. Signed relevance can make that drop negative.
         let arriving = layer.zeroDenominatorRelevance[0]
         let unexplained = abs(out) > 0 ? (out - inSum - arriving) / abs(out) : 0
-        if layer.zeroDenominators > 0, Self.losesOnlyAtZeroDenominators(rule), abs(unexplained) <= tolerance {
+        if layer.zeroDenominators > 0, rule.losesOnlyAtZeroDenominators, abs(unexplained) <= tolerance {
           status = .zeroDenominators
           zeroLosses.append(described + " at \(layer.zeroDenominators) zero denominators, where \(arriving) arrived")
         } else {
@@ -132,15 +132,6 @@ struct Verify: ParsableCommand {
                         inputRelevance: Double(total), inputRatio: score != 0 ? Double(total) / Double(score) : nil,
                         tolerance: Double(tolerance.description) ?? Double(tolerance), layers: layers, failures: failures, zeroDenominatorLosses: zeroLosses)
   }
-
-  /// Conserving rules with a single denominator per output unit (`RuleCatalog`): where it is
-  /// exactly 0 (z⁺: every input of the unit is 0 or meets a non-positive weight) the relevance
-  /// arriving at the unit has nowhere to go and is lost by the rule's definition. Alpha-beta is
-  /// not among them: one of its two sides being 0 breaks conservation in a way worth flagging.
-  static func losesOnlyAtZeroDenominators(_ rule: Rule) -> Bool { rule.losesOnlyAtZeroDenominators }
-
-  /// Rules that conserve relevance exactly (up to zero denominators), from `RuleCatalog`.
-  static func shouldConserve(_ rule: Rule) -> Bool { rule.shouldConserve }
 }
 
 /// What `clrp verify` reports, the same values for the text and the JSON output.
