@@ -28,8 +28,9 @@ let package = Package(
     .target(
       name: "CActivations",
       cSettings: [.unsafeFlags(["-O3"], .when(configuration: .release))]),
+    .target(name: "CFloatEnvironment"),
     .target(
-      name: "TensorKernels", dependencies: ["COpenBLAS", "CActivations"],
+      name: "TensorKernels", dependencies: ["COpenBLAS", "CActivations", "CFloatEnvironment"],
       swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
     .target(
       name: "Relevance", dependencies: ["TensorKernels", "ONNXProto", "CImageCodecs", .product(name: "Yams", package: "Yams")],

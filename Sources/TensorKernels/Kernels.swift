@@ -16,7 +16,8 @@ extension Kernels {
   static let parallelWorkThreshold = 1 << 16
 
   /// Runs `body(range)` over contiguous chunks that cover `0..<count`, one chunk per core when
-  /// the total `work` is large enough, else a single call covering everything.
+  /// the total `work` is large enough, else a single call covering everything. Worker threads
+  /// flush subnormals like the calling thread (`withSubnormalsFlushed`).
   @inline(__always)
   static func parallelChunks(_ count: Int, work: Int, _ body: (Range<Int>) -> Void) {
     let chunks = (count <= 1 || work < parallelWorkThreshold) ? 1 : min(count, threadCount)
@@ -24,8 +25,10 @@ extension Kernels {
       if count > 0 { body(0..<count) }
       return
     }
+    let flush = subnormalsFlushed
     DispatchQueue.concurrentPerform(iterations: chunks) { t in
-      body((t * count / chunks)..<((t + 1) * count / chunks))
+      let range = (t * count / chunks)..<((t + 1) * count / chunks)
+      if flush { withSubnormalsFlushed { body(range) } } else { body(range) }
     }
   }
 

@@ -17,6 +17,11 @@ enum ConvTimings {
   }
 
   static func measure(graph: Graph, input: Tensor, runs: Int, json: Bool) throws {
+    try Kernels.withSubnormalsFlushed { try measureFlushed(graph: graph, input: input, runs: runs, json: json) }
+  }
+
+  /// Times the convolutions under the same floating-point mode as `ForwardPlan.run`.
+  private static func measureFlushed(graph: Graph, input: Tensor, runs: Int, json: Bool) throws {
     let plan = try ForwardPlan(graph: graph)
     let convNodes = graph.nodes.filter { if case .conv = $0.op { return true } else { return false } }
     let values = try plan.run(input, keep: Set(convNodes.map { $0.inputs[0] }))

@@ -153,7 +153,7 @@ final class BadInputTests: XCTestCase {
     let missing = dir.appendingPathComponent("missing.onnx").path
     let empty = dir.appendingPathComponent("empty.onnx").path
     let text = dir.appendingPathComponent("model.onnx").path
-    FileManager.default.createFile(atPath: empty, contents: Data())
+    XCTAssertTrue(FileManager.default.createFile(atPath: empty, contents: Data()))
     try Data("ir_version: 8\ngraph {\n  node { op_type: \"Relu\" input: \"x\" output: \"y\" }\n}\n".utf8)
       .write(to: URL(fileURLWithPath: text))
     let cases: [(String, [String])] = [

@@ -176,8 +176,13 @@ public struct ForwardPlan: Sendable {
   }
 
   /// Runs the plan on `input` (shape as bound at canonicalization). Returns the graph outputs
-  /// and the values named in `keep`.
+  /// and the values named in `keep`. Subnormal values are flushed to zero while it runs
+  /// (`Kernels.withSubnormalsFlushed`).
   public func run(_ input: Tensor, keep: Set<ValueName> = []) throws -> [ValueName: Tensor] {
+    try Kernels.withSubnormalsFlushed { try runSteps(input, keep: keep) }
+  }
+
+  private func runSteps(_ input: Tensor, keep: Set<ValueName>) throws -> [ValueName: Tensor] {
     guard input.shape == graph.shapes[graph.input] else {
       throw ModelError(file: graph.source, "input has shape \(input.shape); the plan was compiled for \(graph.shapes[graph.input] ?? [])")
     }

@@ -95,7 +95,13 @@ extension RelevancePlan {
     return try propagate(forwardValues, signals: signals, at: value, layerSums: layerSums)
   }
 
+  /// Propagates `signals` from `start` back to the input with subnormals flushed to zero
+  /// (`Kernels.withSubnormalsFlushed`).
   func propagate(_ values: [ValueName: Tensor], signals: Tensor, at start: ValueName, layerSums: Bool) throws -> RelevanceResult {
+    try Kernels.withSubnormalsFlushed { try propagateSteps(values, signals: signals, at: start, layerSums: layerSums) }
+  }
+
+  private func propagateSteps(_ values: [ValueName: Tensor], signals: Tensor, at start: ValueName, layerSums: Bool) throws -> RelevanceResult {
     let k = signals.shape[0]
     var relevance: [ValueName: Tensor] = [start: signals]
     var layers: [LayerRelevance] = []
