@@ -309,15 +309,21 @@ extension RelevancePlan.LinearStep {
   private func denominator(_ d: LinearRuleLowering.Denominator, _ inputs: [LinearRuleLowering.Input: Tensor],
                            weights: [LinearRuleLowering.Weight: Tensor], bias: [Float]?, outputCount: Int,
                            including include: (LinearRuleLowering.Term) -> Bool) -> [Float] {
-    var z = [Float](repeating: 0, count: outputCount)
+    var sum: [Float]?
     for t in d.terms where include(t) {
       let t0 = Profile.shared == nil ? 0 : DispatchTime.now().uptimeNanoseconds
       let part = forward(inputs[t.input]!, weights[t.weight]!)
       Profile.shared?.record("  z forward", DispatchTime.now().uptimeNanoseconds - t0)
-      z.withUnsafeMutableBufferPointer { zb in
+      if sum == nil && t.coefficient == 1 {
+        sum = part.data  // 0 + 1·part, exactly
+        continue
+      }
+      if sum == nil { sum = [Float](repeating: 0, count: outputCount) }
+      sum!.withUnsafeMutableBufferPointer { zb in
         part.data.withUnsafeBufferPointer { pb in for i in zb.indices { zb[i] += t.coefficient * pb[i] } }
       }
     }
+    var z = sum ?? [Float](repeating: 0, count: outputCount)
     if let bias {
       let spatial = outputCount / bias.count
       for m in bias.indices { for i in 0..<spatial { z[m * spatial + i] += bias[m] } }
@@ -349,9 +355,10 @@ extension RelevancePlan.LinearStep {
       } else if lowering.normalized {
         var z: [Float]
         if let base = precomputed?[index] {
-          z = base
-          let part = denominator(d, inputs, weights: weights, bias: nil, outputCount: outputCount) { !$0.input.isImageIndependent }
-          for i in z.indices { z[i] += part[i] }
+          z = denominator(d, inputs, weights: weights, bias: nil, outputCount: outputCount) { !$0.input.isImageIndependent }
+          z.withUnsafeMutableBufferPointer { zb in
+            base.withUnsafeBufferPointer { bb in for i in 0..<zb.count { zb[i] += bb[i] } }
+          }
         } else {
           z = denominator(d, inputs, weights: weights, bias: d.bias.map { biases[$0]! }, outputCount: outputCount) { _ in true }
         }
@@ -439,10 +446,18 @@ extension Tensor {
   /// arrives there (that relevance is dropped where the numerators vanish too).
   func dividedStabilized(by z: Tensor, epsilon: Float, zeros: inout ZeroDenominators) -> Tensor {
     let per = z.count
-    for (i, v) in z.data.enumerated() where v == 0 { zeros.record(self, position: i, per: per) }
-    let inverse = z.data.map { v -> Float in
-      let stabilized = v >= 0 ? v + epsilon : v - epsilon
-      return stabilized == 0 ? 0 : 1 / stabilized
+    z.data.withUnsafeBufferPointer { zb in
+      for i in 0..<per where zb[i] == 0 { zeros.record(self, position: i, per: per) }
+    }
+    let inverse = [Float](unsafeUninitializedCapacity: per) { inv, initialized in
+      z.data.withUnsafeBufferPointer { zb in
+        for i in 0..<per {
+          let v = zb[i]
+          let stabilized = v >= 0 ? v + epsilon : v - epsilon
+          inv[i] = stabilized == 0 ? 0 : 1 / stabilized
+        }
+      }
+      initialized = per
     }
     return scaledPerImage(by: inverse)
   }
@@ -453,14 +468,16 @@ extension Tensor {
   /// self ([K, ...]) times `factors` (one image's worth of values) in every signal slice.
   private func scaledPerImage(by factors: [Float]) -> Tensor {
     let per = factors.count
-    var out = data
-    out.withUnsafeMutableBufferPointer { ob in
-      factors.withUnsafeBufferPointer { fb in
-        for k in 0..<(ob.count / per) {
-          let base = k * per
-          for i in 0..<per { ob[base + i] *= fb[i] }
+    let out = [Float](unsafeUninitializedCapacity: count) { ob, initialized in
+      data.withUnsafeBufferPointer { rb in
+        factors.withUnsafeBufferPointer { fb in
+          for k in 0..<(rb.count / max(per, 1)) {
+            let base = k * per
+            for i in 0..<per { ob[base + i] = rb[base + i] * fb[i] }
+          }
         }
       }
+      initialized = count
     }
     return Tensor(shape: shape, data: out)
   }
