@@ -38,6 +38,8 @@ FAMILY = {
     "mobilenet_v3_large": ["mobilenet"], "efficientnet_b0": ["efficientnet", "mobilenet"],
     "squeezenet1_1": ["squeezenet"], "inception_v3": ["inception", "googlenet"],
     "regnet_y_400mf": ["regnet", "resnet"], "convnext_tiny": ["convnext", "resnet"],
+    "resnext50_32x4d": ["resnet"], "regnet_x_400mf": ["regnet", "resnet"], "mobilenet_v2": ["mobilenet"],
+    "mnasnet1_0": ["mobilenet"], "shufflenet_v2_x1_0": ["mobilenet"], "efficientnet_v2_s": ["mobilenet"],
 }
 
 
