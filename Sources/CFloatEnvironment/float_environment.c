@@ -5,9 +5,9 @@
 #include <xmmintrin.h>
 enum { FLUSH_BITS = 0x8040 };  // MXCSR FTZ (bit 15) | DAZ (bit 6)
 
-clrp_float_environment clrp_flush_subnormals(void) {
+clrp_float_environment clrp_set_subnormal_flush(int flush) {
   unsigned int saved = _mm_getcsr();
-  _mm_setcsr(saved | FLUSH_BITS);
+  _mm_setcsr(flush ? saved | FLUSH_BITS : saved & ~(unsigned int)FLUSH_BITS);
   return saved;
 }
 void clrp_restore_float_environment(clrp_float_environment saved) { _mm_setcsr((unsigned int)saved); }
@@ -23,16 +23,16 @@ static unsigned long read_fpcr(void) {
 }
 static void write_fpcr(unsigned long value) { __asm__ volatile("msr fpcr, %0" : : "r"(value)); }
 
-clrp_float_environment clrp_flush_subnormals(void) {
+clrp_float_environment clrp_set_subnormal_flush(int flush) {
   unsigned long saved = read_fpcr();
-  write_fpcr(saved | FLUSH_BITS);
+  write_fpcr(flush ? saved | FLUSH_BITS : saved & ~(unsigned long)FLUSH_BITS);
   return saved;
 }
 void clrp_restore_float_environment(clrp_float_environment saved) { write_fpcr(saved); }
 int clrp_subnormals_flushed(void) { return (read_fpcr() & FLUSH_BITS) != 0; }
 
 #else
-clrp_float_environment clrp_flush_subnormals(void) { return 0; }
+clrp_float_environment clrp_set_subnormal_flush(int flush) { (void)flush; return 0; }
 void clrp_restore_float_environment(clrp_float_environment saved) { (void)saved; }
 int clrp_subnormals_flushed(void) { return 0; }
 #endif

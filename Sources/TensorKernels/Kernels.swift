@@ -17,7 +17,7 @@ extension Kernels {
 
   /// Runs `body(range)` over contiguous chunks that cover `0..<count`, one chunk per core when
   /// the total `work` is large enough, else a single call covering everything. Worker threads
-  /// flush subnormals like the calling thread (`withSubnormalsFlushed`).
+  /// flush subnormals exactly when the calling thread does (`withSubnormals(flushed:)`).
   @inline(__always)
   static func parallelChunks(_ count: Int, work: Int, _ body: (Range<Int>) -> Void) {
     let chunks = (count <= 1 || work < parallelWorkThreshold) ? 1 : min(count, threadCount)
@@ -28,7 +28,7 @@ extension Kernels {
     let flush = subnormalsFlushed
     DispatchQueue.concurrentPerform(iterations: chunks) { t in
       let range = (t * count / chunks)..<((t + 1) * count / chunks)
-      if flush { withSubnormalsFlushed { body(range) } } else { body(range) }
+      withSubnormals(flushed: flush) { body(range) }
     }
   }
 

@@ -11,12 +11,22 @@ extension Kernels {
   /// over such an input ran at 10 GFLOP/s instead of 100 (EfficientNet-B0's projection convs),
   /// the whole forward pass 1.4x slower. Flushing changes no value by more than 2^−126.
   ///
-  /// The runtime's entry points (`ForwardPlan.run`, the relevance runs) call this; the worker
-  /// threads of `parallelChunks` set the mode for their own chunk. OpenBLAS's own threads keep
-  /// their mode, but then see no subnormal inputs (the kernels that produce them flush).
+  /// The runtime's entry points (`ForwardPlan.run`, the relevance runs) call this. The worker
+  /// threads of `parallelChunks` take the calling thread's mode for each chunk, either way (a
+  /// worker thread created during a flushed run starts out flushing: Linux copies the
+  /// floating-point state into new threads; such a thread keeps that mode outside clrp's chunks).
+  /// OpenBLAS's own threads keep their mode, but then see no subnormal inputs (the kernels that
+  /// produce them flush).
   @inline(__always)
   public static func withSubnormalsFlushed<T>(_ body: () throws -> T) rethrows -> T {
-    let saved = clrp_flush_subnormals()
+    try withSubnormals(flushed: true, body)
+  }
+
+  /// Runs `body` with the calling thread flushing subnormals (`flushed`) or not, then restores
+  /// the thread's previous mode.
+  @inline(__always)
+  public static func withSubnormals<T>(flushed: Bool, _ body: () throws -> T) rethrows -> T {
+    let saved = clrp_set_subnormal_flush(flushed ? 1 : 0)
     defer { clrp_restore_float_environment(saved) }
     return try body()
   }

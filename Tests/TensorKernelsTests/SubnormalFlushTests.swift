@@ -17,6 +17,22 @@ final class SubnormalFlushTests: XCTestCase {
     XCTAssertGreaterThan(halfSmallestNormal(), 0)
   }
 
+  /// A thread that flushes (say a worker created by a flushing thread, which inherits the mode)
+  /// gets IEEE subnormals back for a non-flushing caller's chunk, and its mode afterwards.
+  func testNotFlushingClearsAnInheritedFlushMode() {
+    // Compared outside: with inputs treated as zero, the comparisons themselves would see 0.
+    let (inner, innerFlushed, outer, outerFlushed) = Kernels.withSubnormalsFlushed { () -> (Float, Bool, Float, Bool) in
+      let inside = Kernels.withSubnormals(flushed: false) { () -> (Float, Bool) in
+        (halfSmallestNormal(), Kernels.subnormalsFlushed)
+      }
+      return (inside.0, inside.1, halfSmallestNormal(), Kernels.subnormalsFlushed)
+    }
+    XCTAssertGreaterThan(inner, 0)
+    XCTAssertFalse(innerFlushed)
+    XCTAssertEqual(outer, 0)
+    XCTAssertTrue(outerFlushed)
+  }
+
   func testModeIsRestoredWhenTheBodyThrows() {
     struct Failure: Error {}
     XCTAssertThrowsError(try Kernels.withSubnormalsFlushed { throw Failure() })
