@@ -155,7 +155,7 @@ public struct ForwardPlan: Sendable {
     case .layerNorm(let axis, let epsilon):
       let scale = graph.constant(node, 1)!.floats, bias = graph.constant(node, 2)?.floats
       return { Kernels.layerNorm($0[0], axis: axis, epsilon: epsilon, scale: scale, bias: bias) }
-    case .lrn(let p): return { Kernels.lrn($0[0], size: p.size, alpha: p.alpha, beta: p.beta, bias: p.bias) }
+    case .registered(let r): return try r.definition.forwardKernel(node, in: graph)
     case .concat(let axis):
       let a = axis < 0 ? axis + outputShape.count : axis
       return { Kernels.concat($0, axis: a) }
@@ -170,7 +170,7 @@ public struct ForwardPlan: Sendable {
     case .transpose(let perm): return { Kernels.transpose($0[0], perm: perm) }
     case .flatten, .reshape, .squeeze, .unsqueeze, .identity, .dropout:
       return { $0[0].reshaped(outputShape) }
-    case .batchNorm, .gemm, .matMul, .shape, .gather, .slice, .cast, .constantOfShape, .reduceMean, .reduceMax, .globalMaxPool:
+    case .batchNorm, .gemm, .matMul, .shape, .gather, .slice, .cast, .constantOfShape, .reduceMean, .globalMaxPool:
       throw graph.error(node, "is not executable; canonicalize the graph first")
     }
   }

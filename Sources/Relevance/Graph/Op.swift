@@ -36,7 +36,7 @@ public struct Pool2D: Equatable, Sendable {
   public var countIncludePad: Bool
 }
 
-/// ONNX LRN across channels: y = x / (bias + alpha/size · Σ x²)^beta.
+/// ONNX LRN across channels: y = x / (bias + alpha/size · Σ x²)^beta (see `LocalResponseNormalization`).
 public struct LRNParameters: Equatable, Sendable {
   public var size: Int
   public var alpha: Float
@@ -76,7 +76,9 @@ public enum Op: Equatable, Sendable {
   case maxPool(Pool2D)
   case avgPool(Pool2D)
   case globalAvgPool
-  case lrn(LRNParameters)
+  /// An op defined in one file of `Ops/Operators/` and listed in `OperatorRegistry.all` (LRN,
+  /// Max/Min of activations, ReduceMax/ReduceMin over any axes), see `OperatorDefinition`.
+  case registered(RegisteredOp)
   /// `[x, scales or sizes]`: resampling of the spatial axes, see `Resize2D`.
   case resize(Resize2D)
   /// `[x, scale, bias?]`: ONNX LayerNormalization over the axes from `axis` to the last
@@ -115,9 +117,6 @@ public enum Op: Equatable, Sendable {
   /// every axis, or nothing with `noopWithEmptyAxes`). Over the spatial axes of an NCHW
   /// tensor it is a global average pooling, which is what the canonical graph holds.
   case reduceMean(axes: [Int]?, keepDims: Bool, noopWithEmptyAxes: Bool)
-  /// `[x, axes?]`: the maximum over `axes` (as `reduceMean`); over the spatial axes of an NCHW
-  /// tensor it is a global max pooling.
-  case reduceMax(axes: [Int]?, keepDims: Bool, noopWithEmptyAxes: Bool)
   /// The maximum over each channel's plane; shape inference makes it a `maxPool` whose window
   /// is the whole plane.
   case globalMaxPool
@@ -134,7 +133,7 @@ public enum Op: Equatable, Sendable {
     case .maxPool: return "MaxPool"
     case .avgPool: return "AveragePool"
     case .globalAvgPool: return "GlobalAveragePool"
-    case .lrn: return "LRN"
+    case .registered(let r): return r.name
     case .resize: return "Resize"
     case .layerNorm: return "LayerNormalization"
     case .concat: return "Concat"
@@ -157,7 +156,6 @@ public enum Op: Equatable, Sendable {
     case .cast: return "Cast"
     case .constantOfShape: return "ConstantOfShape"
     case .reduceMean: return "ReduceMean"
-    case .reduceMax: return "ReduceMax"
     case .globalMaxPool: return "GlobalMaxPool"
     }
   }

@@ -3,14 +3,14 @@
 /// nodes) gathered in `Graph.constants`, nodes sorted topologically.
 public enum ONNXImporter {
   /// ONNX operators the importer understands (default domain).
-  public static let supportedOperators = (structuralOperators + ActivationRegistry.onnxNames).sorted()
-  /// Operators with a case in the importer's switch (activations come from `ActivationRegistry`).
+  public static let supportedOperators = (structuralOperators + ActivationRegistry.onnxNames + OperatorRegistry.onnxNames).sorted()
+  /// Operators with a case in the importer's switch (activations come from `ActivationRegistry`,
+  /// registered ops from `OperatorRegistry`).
   static let structuralOperators = [
     "Add", "AveragePool", "BatchNormalization", "Cast", "Concat", "Constant",
     "ConstantOfShape", "Conv", "ConvTranspose", "Div", "Dropout", "Flatten", "Gather", "Gemm",
-    "GlobalAveragePool", "GlobalMaxPool", "Identity", "LayerNormalization", "LRN", "MatMul", "Max", "MaxPool",
-    "Min", "Mul", "Pad", "PRelu",
-    "ReduceMax", "ReduceMean", "Reshape", "Resize", "Shape", "Slice", "Softmax", "Squeeze", "Sub", "Transpose", "Unsqueeze",
+    "GlobalAveragePool", "GlobalMaxPool", "Identity", "LayerNormalization", "MatMul", "MaxPool", "Mul", "Pad", "PRelu",
+    "ReduceMean", "Reshape", "Resize", "Shape", "Slice", "Softmax", "Squeeze", "Sub", "Transpose", "Unsqueeze",
     "Upsample",
   ]
   public static let testedOpsets = 7...21
@@ -110,22 +110,6 @@ public enum ONNXImporter {
         }
       case "GlobalAveragePool": op = .globalAvgPool
       case "GlobalMaxPool": op = .globalMaxPool
-      case "LRN":
-        let size = try attributes.int("size", 0)
-        guard size > 0, size <= 1 << 20 else { throw fail("attribute 'size' must be a positive integer (below 2^20), it is \(size)") }
-        op = .lrn(LRNParameters(size: size, alpha: try attributes.float("alpha", 1e-4),
-                                beta: try attributes.float("beta", 0.75), bias: try attributes.float("bias", 1)))
-      case "Max", "Min":
-        // max(x, c) and min(x, c) with a constant scalar c are Clip(c, ∞) and Clip(−∞, c)
-        // (ReLU6 written as Min(Max(x, 0), 6)); of two activations they are not supported.
-        let constantIndex = inputs.indices.filter { knownConstant($0) != nil }
-        guard inputs.count == 2, constantIndex.count == 1, let c = knownConstant(constantIndex[0]), c.count == 1 else {
-          throw fail("\(record.opType) is supported with two inputs, one of them a constant scalar (a clip); got \(inputs.count) inputs, \(constantIndex.count) constant")
-        }
-        let bound = c.floats[0]
-        guard !bound.isNaN else { throw fail("the bound is NaN") }
-        op = .activation(Activation(record.opType == "Max" ? Clip(low: bound, high: .infinity) : Clip(low: -.infinity, high: bound)))
-        inputs = [inputs[1 - constantIndex[0]]]
       case "PRelu":
         // y = x for x > 0, slope · x otherwise: a LeakyRelu when the constant slope is one
         // number (a scalar, or a per-channel slope whose channels agree), else `.prelu` with
@@ -206,9 +190,14 @@ public enum ONNXImporter {
       case _ where ActivationRegistry.type(onnx: record.opType) != nil:
         guard !inputs.isEmpty, !inputs[0].isEmpty else { throw fail("has no input") }
         let function = ActivationRegistry.type(onnx: record.opType)!
-        let context = ONNXNodeContext(attributes: attributes, opset: opset, inputs: inputs, constants: constants, fail: fail)
+        let context = ONNXNodeContext(opType: record.opType, attributes: attributes, opset: opset, inputs: inputs, constants: constants, fail: fail)
         op = .activation(Activation(try function.importing(context)))
         inputs = [inputs[0]]
+      case _ where OperatorRegistry.type(onnx: record.opType) != nil:
+        let definition = OperatorRegistry.type(onnx: record.opType)!
+        let context = ONNXNodeContext(opType: record.opType, attributes: attributes, opset: opset, inputs: inputs, constants: constants, fail: fail)
+        let imported = try definition.importing(context)
+        (op, inputs) = (imported.op, imported.inputs)
       case "Concat":
         guard attributes.has("axis") else { throw fail("missing attribute 'axis'") }
         op = .concat(axis: try attributes.int("axis", 1))
@@ -281,9 +270,6 @@ public enum ONNXImporter {
       case "ReduceMean":
         op = .reduceMean(axes: try attributes.ints("axes"), keepDims: try attributes.int("keepdims", 1) != 0,
                          noopWithEmptyAxes: try attributes.int("noop_with_empty_axes", 0) != 0)
-      case "ReduceMax":
-        op = .reduceMax(axes: try attributes.ints("axes"), keepDims: try attributes.int("keepdims", 1) != 0,
-                        noopWithEmptyAxes: try attributes.int("noop_with_empty_axes", 0) != 0)
       case "ConstantOfShape":
         op = .constantOfShape(value: try attributes.tensor("value") ?? Constant(shape: [1], floats: [0]))
       default:

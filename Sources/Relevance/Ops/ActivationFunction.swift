@@ -41,8 +41,9 @@ extension ActivationFunction {
   func forward(_ x: Tensor) -> Tensor { Kernels.elementwise(x) { value($0) } }
 }
 
-/// What an activation's importer sees of its ONNX node.
+/// What an activation's or registered op's importer sees of its ONNX node.
 struct ONNXNodeContext {
+  let opType: String
   let attributes: ONNXAttributes
   let opset: Int
   /// The node's inputs (trailing empty names removed).

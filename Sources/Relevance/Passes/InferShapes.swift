@@ -125,6 +125,8 @@ struct NodeShapes {
     let present = node.inputs.filter { !$0.isEmpty }
     guard !present.isEmpty, present.allSatisfy(graph.isConstant), let x = constant(0) else { return nil }
     switch op {
+    case .registered(let r):
+      return try r.definition.fold(&self)
     case .identity, .dropout, .flatten, .reshape, .squeeze, .unsqueeze:
       return x.reshaped(try outputShape())
     case .cast(let toFloat):
@@ -330,10 +332,8 @@ struct NodeShapes {
         }
       }
       return x
-    case .lrn:
-      let x = try shape(0)
-      guard x.count >= 3 else { throw fail("expects an input of rank >= 3, got \(x)") }
-      return x
+    case .registered(let r):
+      return try r.definition.outputShape(self)
     case .concat(let axisValue):
       let shapes = try node.inputs.indices.map { try shape($0) }
       guard let rank = shapes.first?.count else { throw fail("has no inputs") }
@@ -430,20 +430,27 @@ struct NodeShapes {
       guard x.count == 4 else { throw fail("expects an NCHW input of rank 4, got \(x)") }
       op = .maxPool(Pool2D(window: Window2D(kernelH: x[2], kernelW: x[3]), autoPad: .explicit, countIncludePad: false))
       return [x[0], x[1], 1, 1]
-    case .reduceMean(_, let keepDims, _), .reduceMax(_, let keepDims, _):
+    case .reduceMean(_, let keepDims, _):
       let x = try shape(0)
       let axes = try reducedAxes(rank: x.count)
       return keepDims ? x.indices.map { axes.contains($0) ? 1 : x[$0] } : x.indices.filter { !axes.contains($0) }.map { x[$0] }
     }
   }
 
-  /// The axes a ReduceMean averages over, normalized; empty for the no-op.
+  /// The axes a ReduceMean (or a registered reduction) reduces, normalized; empty for the no-op.
   func reducedAxes(rank: Int) throws -> Set<Int> {
-    let attributeAxes: [Int]?, noop: Bool
     switch op {
-    case .reduceMean(let a, _, let n), .reduceMax(let a, _, let n): (attributeAxes, noop) = (a, n)
+    case .reduceMean(let a, _, let n): return try reducedAxes(rank: rank, attributeAxes: a, noopWithEmptyAxes: n)
+    case .registered(let r):
+      if let reduce = r.definition as? ReduceExtremum { return try reduce.reducedAxes(self, rank: rank) }
+      return []
     default: return []
     }
+  }
+
+  /// The ONNX reduction axes (opset 18: the `axes` input when `attributeAxes` is nil), normalized:
+  /// none given is every axis, or none with `noopWithEmptyAxes`.
+  func reducedAxes(rank: Int, attributeAxes: [Int]?, noopWithEmptyAxes noop: Bool) throws -> Set<Int> {
     if attributeAxes == nil, node.inputs.count > 1, !node.inputs[1].isEmpty, constant(1) == nil {
       throw fail("its axes input must be a constant or computable from shapes")
     }

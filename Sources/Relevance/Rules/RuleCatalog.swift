@@ -19,6 +19,7 @@ enum RuleTarget: CaseIterable, Hashable, Sendable {
     case .elementwise(let op) where node.inputs.count == 2 && !node.inputs.contains(where: graph.isConstant):
       self = op == .add ? .sum : (op == .mul ? .product : .other)
     case .layerNorm: self = .layerNorm
+    case .registered(let r): self = r.ruleTarget
     default: self = .other
     }
   }
@@ -34,7 +35,7 @@ enum RuleTarget: CaseIterable, Hashable, Sendable {
     case "Add": return [.sum, .other]
     case "Mul": return [.product, .other]
     case "LayerNormalization": return [.layerNorm]
-    default: return [.other]
+    default: return [OperatorRegistry.type(opName: opName)?.ruleTarget ?? .other]
     }
   }
 
