@@ -239,6 +239,31 @@ final class RegisteredOpTests: XCTestCase {
     XCTAssertNotEqual(initial[0], 0)
   }
 
+  /// torch's exports of Max/Min of activations and amax/amin (`Graphs/op_fixtures.py`
+  /// max_min_activations, opsets 17 and 18: axes attribute and input) import as registered ops;
+  /// `OpFixtureTests` checks their logits against onnxruntime and the gradient preset against
+  /// torch autograd. Here: z⁺ and `pass` conserve at each of them.
+  func testTorchExportsImportAndConserve() throws {
+    for name in ["max_min_activations", "max_min_activations_opset18"] {
+      let model = try Model(path: Fixtures.path("ops/\(name).onnx"))
+      let input = try NPY.read(path: Fixtures.path("ops/\(name).input.npy"))
+      let graph = try model.canonical(inputShape: input.shape)
+      XCTAssertEqual(Set(graph.nodes.compactMap { if case .registered(let r) = $0.op { return r.name } else { return nil } }),
+                     ["Max", "Min", "ReduceMax", "ReduceMin"], name)
+      let rules: [Rule?] = graph.nodes.map { node in
+        if case .conv = node.op { return .linear(LinearRule(.zPlus)) }
+        if case .dense = node.op { return .linear(LinearRule(.zPlus)) }
+        return RuleTarget(node, in: graph).defaultRule
+      }
+      let result = try RelevancePlan(graph: graph, rules: rules).explain(input, classes: [0, 1])
+      for layer in result.layers where OperatorRegistry.opNames.contains(layer.op) {
+        for s in 0..<2 {
+          XCTAssertEqual(layer.inputSums[s], layer.outputSums[s], accuracy: 1e-4 * max(abs(layer.outputSums[s]), 1e-6), "\(name) \(layer.node)")
+        }
+      }
+    }
+  }
+
   /// Compiles `graph` with rule `gradient` at `node` and checks that its step maps a random r to
   /// ∂(Σ r·y)/∂x computed by central differences of the forward plan.
   private func checkGradientByCentralDifferences(_ graph: Graph, inputShape: [Int], node name: String,
