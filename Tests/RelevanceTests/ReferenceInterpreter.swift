@@ -186,9 +186,6 @@ struct ReferenceInterpreter {
     case .affine:
       let x = try operand(0), scale = try operand(1).asReals, shift = try operand(2).asReals
       return perChannel(x) { c, v in v * scale[c] + shift[c] }
-    case .prelu:
-      let x = try operand(0), slopes = try operand(1).asReals
-      return perChannel(x) { c, v in v > 0 ? v : slopes[c] * v }
     case .batchNorm(let epsilon):
       let x = try operand(0), gamma = try operand(1).asReals, beta = try operand(2).asReals
       let mean = try operand(3).asReals, variance = try operand(4).asReals
@@ -435,6 +432,9 @@ struct ReferenceInterpreter {
       }
     }
     return Value(shape: x.shape, reals: out)
+    case is PReluChannels:
+      let x = try operand(0), slopes = try operand(1).asReals
+      return perChannel(x) { c, v in v > 0 ? v : slopes[c] * v }
     case let extremum as ElementwiseExtremum:
       let isMax = extremum.kind == .max
       var result = try operand(0)

@@ -142,9 +142,6 @@ public struct ForwardPlan: Sendable {
     case .activation(let a):
       let function = a.function
       return { function.forward($0[0]) }
-    case .prelu:
-      let slopes = graph.constant(node, 1)!.floats
-      return { PReluChannels.forward($0[0], slopes: slopes) }
     case .maxPool(let pool): return { Kernels.maxPool2dValues($0[0], window: pool.window) }
     case .avgPool(let pool):
       return { Kernels.avgPool2d($0[0], window: pool.window, countIncludePad: pool.countIncludePad) }

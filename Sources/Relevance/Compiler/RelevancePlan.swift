@@ -192,12 +192,6 @@ public struct RelevancePlan: Sendable {
       case .deconvnet where activation.servesGuidedRules: return .deconvReLU
       default: throw unsupported()
       }
-    case .prelu:
-      switch rule {
-      case .pass: return .pass
-      case .gradient: return .preluGradient(slopes: graph.constant(node, 1)!.floats)
-      default: throw unsupported()
-      }
     case .resize(let resize):
       guard rule == .pass || rule == .gradient else { throw unsupported() }
       let (rows, columns) = resize.taps(inputShape: graph.shapes[node.inputs[0]]!)

@@ -70,9 +70,6 @@ public enum Op: Equatable, Sendable {
   case affine
   /// An elementwise activation (Relu, LeakyRelu, Clip, Sigmoid, ...), see `ActivationFunction`.
   case activation(Activation)
-  /// `[x, slopes]`: PRelu with distinct slopes per channel (axis 1), slopes of shape [C]; see
-  /// `PReluChannels`. One slope is a `LeakyRelu`.
-  case prelu
   case maxPool(Pool2D)
   case avgPool(Pool2D)
   case globalAvgPool
@@ -129,7 +126,6 @@ public enum Op: Equatable, Sendable {
     case .convTranspose: return "ConvTranspose"
     case .affine: return "Affine"
     case .activation(let a): return a.name
-    case .prelu: return "PRelu"
     case .maxPool: return "MaxPool"
     case .avgPool: return "AveragePool"
     case .globalAvgPool: return "GlobalAveragePool"

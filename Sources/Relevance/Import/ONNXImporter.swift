@@ -9,7 +9,7 @@ public enum ONNXImporter {
   static let structuralOperators = [
     "Add", "AveragePool", "BatchNormalization", "Cast", "Concat", "Constant",
     "ConstantOfShape", "Conv", "ConvTranspose", "Div", "Dropout", "Flatten", "Gather", "Gemm",
-    "GlobalAveragePool", "GlobalMaxPool", "Identity", "LayerNormalization", "MatMul", "MaxPool", "Mul", "Pad", "PRelu",
+    "GlobalAveragePool", "GlobalMaxPool", "Identity", "LayerNormalization", "MatMul", "MaxPool", "Mul", "Pad",
     "ReduceMean", "Reshape", "Resize", "Shape", "Slice", "Softmax", "Squeeze", "Sub", "Transpose", "Unsqueeze",
     "Upsample",
   ]
@@ -110,23 +110,6 @@ public enum ONNXImporter {
         }
       case "GlobalAveragePool": op = .globalAvgPool
       case "GlobalMaxPool": op = .globalMaxPool
-      case "PRelu":
-        // y = x for x > 0, slope · x otherwise: a LeakyRelu when the constant slope is one
-        // number (a scalar, or a per-channel slope whose channels agree), else `.prelu` with
-        // one slope per channel (activations carry scalar parameters and see no channel).
-        guard inputs.count == 2 else { throw fail("expects inputs (X, slope), has \(inputs.count)") }
-        guard let slope = knownConstant(1) else {
-          throw fail("the slope '\(inputs[1])' is not a constant; clrp needs a constant slope")
-        }
-        let slopes = slope.floats
-        guard !slopes.isEmpty, !slopes.contains(where: \.isNaN) else { throw fail("the slope is empty or NaN") }
-        if slopes.allSatisfy({ $0 == slopes[0] }) {
-          op = .leakyRelu(alpha: slopes[0])
-          inputs = [inputs[0]]
-        } else {
-          op = .prelu  // shape inference checks that the slopes are one per channel
-          inputs = [inputs[0], inputs[1]]
-        }
       case "Resize":
         var resize = try Resize2D.importing(attributes, fail: fail)
         if opset < 11 {

@@ -78,7 +78,7 @@ public struct RegisteredOp: Equatable, Sendable, CustomStringConvertible {
 /// Every structural op defined by an `OperatorDefinition`, listed once.
 enum OperatorRegistry {
   static let all: [any OperatorDefinition.Type] = [
-    LocalResponseNormalization.self, ElementwiseExtremum.self, ReduceExtremum.self,
+    LocalResponseNormalization.self, PReluChannels.self, ElementwiseExtremum.self, ReduceExtremum.self,
   ]
 
   /// The op imported from ONNX op type `onnxName`, nil when none is.

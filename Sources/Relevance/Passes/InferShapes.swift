@@ -289,10 +289,6 @@ struct NodeShapes {
       return x
     case .activation, .identity, .dropout, .cast:
       return try shape(0)
-    case .prelu:
-      let x = try shape(0)
-      if let problem = PReluChannels.shapeProblem(slope: try shape(1), x: x) { throw fail(problem) }
-      return x
     case .softmax(let a):
       let x = try shape(0)
       _ = try axis(a, rank: x.count)
