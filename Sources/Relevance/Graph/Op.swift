@@ -57,7 +57,8 @@ public struct GemmParameters: Equatable, Sendable {
 /// The first group is what canonical graphs hold and what the runtime executes; the second
 /// group is what exporters emit and the passes fold away or rewrite into the first group.
 /// Adding an op: see Docs/DESIGN.md, "One place per op, one place per rule" (an activation
-/// is one file in `Ops/Activations/` plus one line in `ActivationRegistry.all`).
+/// is one file in `Ops/Activations/` plus one line in `ActivationRegistry.all`; an op no pass
+/// rewrites is one file in `Ops/Operators/` plus one line in `OperatorRegistry.all`).
 public enum Op: Equatable, Sendable {
   // Layers and activations (canonical).
   /// `[x, W, B?]`, see `Conv2D`.
