@@ -231,22 +231,6 @@ struct ReferenceInterpreter {
       let planes = x.shape[0] * x.shape[1], size = x.count / planes
       let out = (0..<planes).map { p in (0..<size).map { xv[p * size + $0] }.max()! }
       return Value(shape: [x.shape[0], x.shape[1]] + [Int](repeating: 1, count: x.shape.count - 2), reals: out)
-    case .layerNorm(let a, let epsilon):
-      let x = try operand(0), xv = x.asReals
-      let scale = try operand(1).asReals, bias = try optional(2)?.asReals
-      let first = a < 0 ? a + x.shape.count : a
-      let inner = x.shape[first...].reduce(1, *)
-      var out = xv
-      for o in 0..<(x.count / inner) {
-        let slice = xv[(o * inner)..<((o + 1) * inner)]
-        let mean = slice.reduce(0, +) / Double(inner)
-        let variance = slice.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(inner)
-        for i in 0..<inner {
-          out[o * inner + i] = (xv[o * inner + i] - mean) / (variance + Double(epsilon)).squareRoot()
-            * (scale.count == 1 ? scale[0] : scale[i]) + (bias.map { $0.count == 1 ? $0[0] : $0[i] } ?? 0)
-        }
-      }
-      return Value(shape: x.shape, reals: out)
     case .registered(let r):
       return try evaluate(r, node: node, operand: operand, optional: optional, fail)
     case .concat(let axisValue):
@@ -429,6 +413,23 @@ struct ReferenceInterpreter {
           let at = (n * c + ch) * inner + i
           out[at] = xv[at] / pow(Double(p.bias) + Double(p.alpha) / Double(p.size) * sum, Double(p.beta))
         }
+      }
+    }
+    return Value(shape: x.shape, reals: out)
+    case let layerNorm as LayerNormalization:
+      let (a, epsilon) = (layerNorm.axis, layerNorm.epsilon)
+    let x = try operand(0), xv = x.asReals
+    let scale = try operand(1).asReals, bias = try optional(2)?.asReals
+    let first = a < 0 ? a + x.shape.count : a
+    let inner = x.shape[first...].reduce(1, *)
+    var out = xv
+    for o in 0..<(x.count / inner) {
+      let slice = xv[(o * inner)..<((o + 1) * inner)]
+      let mean = slice.reduce(0, +) / Double(inner)
+      let variance = slice.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(inner)
+      for i in 0..<inner {
+        out[o * inner + i] = (xv[o * inner + i] - mean) / (variance + Double(epsilon)).squareRoot()
+          * (scale.count == 1 ? scale[0] : scale[i]) + (bias.map { $0.count == 1 ? $0[0] : $0[i] } ?? 0)
       }
     }
     return Value(shape: x.shape, reals: out)

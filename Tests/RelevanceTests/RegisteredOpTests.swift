@@ -47,6 +47,18 @@ final class RegisteredOpTests: XCTestCase {
     XCTAssertEqual(Op.reduceMin(axes: nil, keepDims: true, noopWithEmptyAxes: false).name, "ReduceMin")
   }
 
+  /// Shape inference writes the resolved op into the node (LayerNormalization's negative axis
+  /// becomes non-negative), and a moved op keeps its rule family (`layerNorm`: default centering).
+  func testShapeInferenceResolvesAttributes() throws {
+    var b = GraphBuilder(seed: 2)
+    let y = b.add(.layerNorm(axis: -1, epsilon: 1e-5), [b.input, b.weights([5])], name: "ln")
+    let graph = try Canonicalizer.canonicalize(b.graph([1, 3, 4, 5], outputs: [y]), inputShape: [1, 3, 4, 5])
+    let node = try XCTUnwrap(graph.nodes.first { $0.name == "ln" })
+    XCTAssertEqual(node.op, .layerNorm(axis: 3, epsilon: 1e-5))
+    XCTAssertEqual(RuleTarget(node, in: graph), .layerNorm)
+    XCTAssertEqual(RuleTarget(node, in: graph).defaultRule, .centering)
+  }
+
   // MARK: Max and Min of activations
 
   /// Max/Min of three activations, one broadcast along the channels: the forward plan matches

@@ -149,9 +149,6 @@ public struct ForwardPlan: Sendable {
     case .resize(let resize):
       let (rows, columns) = resize.taps(inputShape: graph.shapes[node.inputs[0]]!)
       return { Kernels.resize2d($0[0], rows: rows, columns: columns) }
-    case .layerNorm(let axis, let epsilon):
-      let scale = graph.constant(node, 1)!.floats, bias = graph.constant(node, 2)?.floats
-      return { Kernels.layerNorm($0[0], axis: axis, epsilon: epsilon, scale: scale, bias: bias) }
     case .registered(let r): return try r.definition.forwardKernel(node, in: graph)
     case .concat(let axis):
       let a = axis < 0 ? axis + outputShape.count : axis

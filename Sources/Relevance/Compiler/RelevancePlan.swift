@@ -196,13 +196,6 @@ public struct RelevancePlan: Sendable {
       guard rule == .pass || rule == .gradient else { throw unsupported() }
       let (rows, columns) = resize.taps(inputShape: graph.shapes[node.inputs[0]]!)
       return .resizeAdjoint(rows: rows, columns: columns)
-    case .layerNorm(let axis, let epsilon):
-      switch rule {
-      case .pass: return .pass
-      case .centering: return .layerNormCentering(axis: axis, epsilon: epsilon)
-      case .gradient: return .layerNormGradient(axis: axis, epsilon: epsilon, scale: graph.constant(node, 1)!.floats)
-      default: throw unsupported()
-      }
     case .registered(let r):
       guard let step = try r.definition.backward(rule, node: node, graph: graph) else { throw unsupported() }
       return step

@@ -79,9 +79,6 @@ public enum Op: Equatable, Sendable {
   case registered(RegisteredOp)
   /// `[x, scales or sizes]`: resampling of the spatial axes, see `Resize2D`.
   case resize(Resize2D)
-  /// `[x, scale, bias?]`: ONNX LayerNormalization over the axes from `axis` to the last
-  /// (see `Kernels.layerNorm`).
-  case layerNorm(axis: Int, epsilon: Float)
   case concat(axis: Int)
   /// Two inputs, either may be constant, numpy broadcasting.
   case elementwise(BinaryOp)
@@ -132,7 +129,6 @@ public enum Op: Equatable, Sendable {
     case .globalAvgPool: return "GlobalAveragePool"
     case .registered(let r): return r.name
     case .resize: return "Resize"
-    case .layerNorm: return "LayerNormalization"
     case .concat: return "Concat"
     case .elementwise(let op): return op.onnxName
     case .pad: return "Pad"

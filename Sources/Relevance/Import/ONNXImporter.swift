@@ -9,7 +9,7 @@ public enum ONNXImporter {
   static let structuralOperators = [
     "Add", "AveragePool", "BatchNormalization", "Cast", "Concat", "Constant",
     "ConstantOfShape", "Conv", "ConvTranspose", "Div", "Dropout", "Flatten", "Gather", "Gemm",
-    "GlobalAveragePool", "GlobalMaxPool", "Identity", "LayerNormalization", "MatMul", "MaxPool", "Mul", "Pad",
+    "GlobalAveragePool", "GlobalMaxPool", "Identity", "MatMul", "MaxPool", "Mul", "Pad",
     "ReduceMean", "Reshape", "Resize", "Shape", "Slice", "Softmax", "Squeeze", "Sub", "Transpose", "Unsqueeze",
     "Upsample",
   ]
@@ -152,12 +152,6 @@ public enum ONNXImporter {
         // Below 1 the specification gives no result and onnxruntime rounds up instead of down.
         guard scales.allSatisfy({ $0 >= 1 }) else { throw fail("scales \(scales) must be at least 1 (Upsample does not downsample; use Resize)") }
         op = .resize(Resize2D(mode: mode, coordinates: .asymmetric, rounding: .floor))
-      case "LayerNormalization":
-        guard inputs.count >= 2 else { throw fail("expects inputs (X, Scale, B?), has \(inputs.count)") }
-        guard record.outputs.dropFirst().allSatisfy(\.isEmpty) else {
-          throw fail("the Mean and InvStdDev outputs are not supported (training only)")
-        }
-        op = .layerNorm(axis: try attributes.int("axis", -1), epsilon: try attributes.float("epsilon", 1e-5))
       case "BatchNormalization":
         guard inputs.count == 5 else { throw fail("expects 5 inputs (x, scale, B, mean, var), has \(inputs.count)") }
         if try attributes.int("training_mode", 0) != 0 { throw fail("training_mode=1 is not supported; export the model in eval mode") }
@@ -178,7 +172,8 @@ public enum ONNXImporter {
         inputs = [inputs[0]]
       case _ where OperatorRegistry.type(onnx: record.opType) != nil:
         let definition = OperatorRegistry.type(onnx: record.opType)!
-        let context = ONNXNodeContext(opType: record.opType, attributes: attributes, opset: opset, inputs: inputs, constants: constants, fail: fail)
+        var context = ONNXNodeContext(opType: record.opType, attributes: attributes, opset: opset, inputs: inputs, constants: constants, fail: fail)
+        context.outputs = record.outputs
         let imported = try definition.importing(context)
         (op, inputs) = (imported.op, imported.inputs)
       case "Concat":

@@ -44,6 +44,8 @@ extension ActivationFunction {
 /// What an activation's or registered op's importer sees of its ONNX node.
 struct ONNXNodeContext {
   let opType: String
+  /// The node's outputs as the file names them (optional ones empty).
+  var outputs: [ValueName] = []
   let attributes: ONNXAttributes
   let opset: Int
   /// The node's inputs (trailing empty names removed).

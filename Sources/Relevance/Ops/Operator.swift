@@ -22,6 +22,9 @@ protocol OperatorDefinition: Sendable, Equatable, CustomStringConvertible {
   /// The rule family serving nodes of this op (`.other`: `pass` and `gradient`).
   static var ruleTarget: RuleTarget { get }
 
+  /// The op with attributes that depend on the input shapes resolved (a negative axis
+  /// normalized); shape inference writes it into the node before `outputShape`. Default: self.
+  func resolved(_ node: NodeShapes) throws -> Self
   /// The output shape from the input shapes and constants `node` sees; errors via `node.fail`.
   func outputShape(_ node: NodeShapes) throws -> [Int]
   /// The output when every input is constant (nil: not folded). Reserve memory with
@@ -38,6 +41,7 @@ protocol OperatorDefinition: Sendable, Equatable, CustomStringConvertible {
 
 extension OperatorDefinition {
   static var ruleTarget: RuleTarget { .other }
+  func resolved(_ node: NodeShapes) throws -> Self { self }
   func fold(_ node: inout NodeShapes) throws -> Constant? { nil }
   func outputIsNonNegative(inputs: [Bool]) -> Bool { false }
 
@@ -78,7 +82,7 @@ public struct RegisteredOp: Equatable, Sendable, CustomStringConvertible {
 /// Every structural op defined by an `OperatorDefinition`, listed once.
 enum OperatorRegistry {
   static let all: [any OperatorDefinition.Type] = [
-    LocalResponseNormalization.self, PReluChannels.self, ElementwiseExtremum.self, ReduceExtremum.self,
+    LocalResponseNormalization.self, LayerNormalization.self, PReluChannels.self, ElementwiseExtremum.self, ReduceExtremum.self,
   ]
 
   /// The op imported from ONNX op type `onnxName`, nil when none is.

@@ -316,20 +316,10 @@ struct NodeShapes {
       }
       op = .resize(resize)
       return [x[0], x[1]] + resize.outputSize!
-    case .layerNorm(let a, let epsilon):
-      let x = try shape(0)
-      let first = try axis(a, rank: x.count)
-      op = .layerNorm(axis: first, epsilon: epsilon)
-      let inner = x[first...].reduce(1, *)
-      for i in 1..<node.inputs.count where !node.inputs[i].isEmpty {
-        guard let c = constant(i) else { throw fail("scale and bias must be constants") }
-        guard c.count == inner || c.count == 1 else {
-          throw fail("parameter '\(node.inputs[i])' of shape \(c.shape) does not match the normalized shape \(Array(x[first...]))")
-        }
-      }
-      return x
     case .registered(let r):
-      return try r.definition.outputShape(self)
+      let resolved = try r.definition.resolved(self)
+      op = .registered(RegisteredOp(resolved))
+      return try resolved.outputShape(self)
     case .concat(let axisValue):
       let shapes = try node.inputs.indices.map { try shape($0) }
       guard let rank = shapes.first?.count else { throw fail("has no inputs") }
