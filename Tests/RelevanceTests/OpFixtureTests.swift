@@ -71,7 +71,7 @@ final class OpFixtureTests: XCTestCase {
     // asymmetric and floor.
     for name in ["upsample_opset7", "upsample_opset9", "upsample_opset10"] {
       let (upsample, _) = try load(name)
-      let resizes = upsample.nodes.compactMap { if case .resize(let r) = $0.op { return r } else { return nil } }
+      let resizes = upsample.nodes.compactMap { $0.op.definition(as: Resize2D.self) }
       XCTAssertEqual(resizes.map(\.mode), [.nearest], name)
       XCTAssertEqual(resizes.map(\.coordinates), [.asymmetric], name)
       XCTAssertEqual(resizes.first?.outputSize, [16, 16], name)

@@ -146,9 +146,6 @@ public struct ForwardPlan: Sendable {
     case .avgPool(let pool):
       return { Kernels.avgPool2d($0[0], window: pool.window, countIncludePad: pool.countIncludePad) }
     case .globalAvgPool: return { Kernels.globalAvgPool($0[0]).reshaped(outputShape) }
-    case .resize(let resize):
-      let (rows, columns) = resize.taps(inputShape: graph.shapes[node.inputs[0]]!)
-      return { Kernels.resize2d($0[0], rows: rows, columns: columns) }
     case .registered(let r): return try r.definition.forwardKernel(node, in: graph)
     case .concat(let axis):
       let a = axis < 0 ? axis + outputShape.count : axis

@@ -192,10 +192,6 @@ public struct RelevancePlan: Sendable {
       case .deconvnet where activation.servesGuidedRules: return .deconvReLU
       default: throw unsupported()
       }
-    case .resize(let resize):
-      guard rule == .pass || rule == .gradient else { throw unsupported() }
-      let (rows, columns) = resize.taps(inputShape: graph.shapes[node.inputs[0]]!)
-      return .resizeAdjoint(rows: rows, columns: columns)
     case .registered(let r):
       guard let step = try r.definition.backward(rule, node: node, graph: graph) else { throw unsupported() }
       return step
@@ -353,7 +349,7 @@ extension Graph {
       case .registered(let r):
         let inputs = node.inputs.map { result.contains($0) || (constants[$0].map { $0.floats.allSatisfy { $0 >= 0 } } ?? false) }
         if r.definition.outputIsNonNegative(inputs: inputs) { result.insert(node.output) }
-      case .maxPool, .avgPool, .globalAvgPool, .resize, .concat, .transpose, .flatten, .reshape, .squeeze, .unsqueeze, .identity, .dropout, .pad:
+      case .maxPool, .avgPool, .globalAvgPool, .concat, .transpose, .flatten, .reshape, .squeeze, .unsqueeze, .identity, .dropout, .pad:
         if inputsNonNegative { result.insert(node.output) }
       default: continue
       }

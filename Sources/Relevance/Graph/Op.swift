@@ -77,8 +77,6 @@ public enum Op: Equatable, Sendable {
   /// An op defined in one file of `Ops/Operators/` and listed in `OperatorRegistry.all` (LRN,
   /// Max/Min of activations, ReduceMax/ReduceMin over any axes), see `OperatorDefinition`.
   case registered(RegisteredOp)
-  /// `[x, scales or sizes]`: resampling of the spatial axes, see `Resize2D`.
-  case resize(Resize2D)
   case concat(axis: Int)
   /// Two inputs, either may be constant, numpy broadcasting.
   case elementwise(BinaryOp)
@@ -128,7 +126,6 @@ public enum Op: Equatable, Sendable {
     case .avgPool: return "AveragePool"
     case .globalAvgPool: return "GlobalAveragePool"
     case .registered(let r): return r.name
-    case .resize: return "Resize"
     case .concat: return "Concat"
     case .elementwise(let op): return op.onnxName
     case .pad: return "Pad"

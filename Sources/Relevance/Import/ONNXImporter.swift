@@ -10,8 +10,7 @@ public enum ONNXImporter {
     "Add", "AveragePool", "BatchNormalization", "Cast", "Concat", "Constant",
     "ConstantOfShape", "Conv", "ConvTranspose", "Div", "Dropout", "Flatten", "Gather", "Gemm",
     "GlobalAveragePool", "GlobalMaxPool", "Identity", "MatMul", "MaxPool", "Mul", "Pad",
-    "ReduceMean", "Reshape", "Resize", "Shape", "Slice", "Softmax", "Squeeze", "Sub", "Transpose", "Unsqueeze",
-    "Upsample",
+    "ReduceMean", "Reshape", "Shape", "Slice", "Softmax", "Squeeze", "Sub", "Transpose", "Unsqueeze",
   ]
   public static let testedOpsets = 7...21
 
@@ -110,48 +109,6 @@ public enum ONNXImporter {
         }
       case "GlobalAveragePool": op = .globalAvgPool
       case "GlobalMaxPool": op = .globalMaxPool
-      case "Resize":
-        var resize = try Resize2D.importing(attributes, fail: fail)
-        if opset < 11 {
-          // Resize-10 has only `mode`; it resamples as Upsample does (asymmetric coordinates,
-          // nearest rounding down), not with opset 11's defaults (half_pixel).
-          resize = Resize2D(mode: resize.mode, coordinates: .asymmetric, rounding: .floor)
-          if resize.mode == .nearest, let scales = knownConstant(1), scales.floats.contains(where: { $0 < 1 }) {
-            throw fail("nearest downsampling (scales \(scales.floats)) in opset \(opset) is not supported: onnxruntime rounds positions up there; export with opset 11 or later")
-          }
-        }
-        let scalesIndex = opset < 11 ? 1 : 2, sizesIndex = opset < 11 ? -1 : 3
-        if sizesIndex > 0, sizesIndex < inputs.count, !inputs[sizesIndex].isEmpty {
-          resize.givesSizes = true
-          inputs = [inputs[0], inputs[sizesIndex]]
-        } else if scalesIndex < inputs.count, !inputs[scalesIndex].isEmpty {
-          inputs = [inputs[0], inputs[scalesIndex]]
-        } else {
-          throw fail("needs 'scales' or 'sizes'")
-        }
-        op = .resize(resize)
-      case "Upsample":
-        // Upsample (opsets 7 to 9, deprecated in 10) is Resize with asymmetric coordinates and,
-        // in nearest mode, the input position rounded down (ONNX Upsample-7/9 reference;
-        // onnxruntime's "simple" nearest mode for scales ≥ 1). Scales: attribute (7), input (9).
-        let modeName = try attributes.string("mode", "nearest")
-        guard let mode = Resize2D.Mode(rawValue: modeName) else { throw fail("mode '\(modeName)' is not supported (nearest, linear)") }
-        let scales: [Float]
-        if let given = try attributes.floats("scales") {
-          scales = given
-          inputs = [inputs[0], addConstant(Constant(shape: [given.count], floats: given), suffix: "scales")]
-        } else if inputs.count >= 2, !inputs[1].isEmpty {
-          guard let given = knownConstant(1) else {
-            throw fail("the scales input '\(inputs[1])' is not a constant; clrp needs constant scales")
-          }
-          scales = given.floats
-          inputs = [inputs[0], inputs[1]]
-        } else {
-          throw fail("needs 'scales' (attribute in opset 7, input in opset 9)")
-        }
-        // Below 1 the specification gives no result and onnxruntime rounds up instead of down.
-        guard scales.allSatisfy({ $0 >= 1 }) else { throw fail("scales \(scales) must be at least 1 (Upsample does not downsample; use Resize)") }
-        op = .resize(Resize2D(mode: mode, coordinates: .asymmetric, rounding: .floor))
       case "BatchNormalization":
         guard inputs.count == 5 else { throw fail("expects 5 inputs (x, scale, B, mean, var), has \(inputs.count)") }
         if try attributes.int("training_mode", 0) != 0 { throw fail("training_mode=1 is not supported; export the model in eval mode") }
@@ -174,8 +131,10 @@ public enum ONNXImporter {
         let definition = OperatorRegistry.type(onnx: record.opType)!
         var context = ONNXNodeContext(opType: record.opType, attributes: attributes, opset: opset, inputs: inputs, constants: constants, fail: fail)
         context.outputs = record.outputs
+        context.name = record.name
         let imported = try definition.importing(context)
         (op, inputs) = (imported.op, imported.inputs)
+        constants.merge(imported.constants) { _, new in new }
       case "Concat":
         guard attributes.has("axis") else { throw fail("missing attribute 'axis'") }
         op = .concat(axis: try attributes.int("axis", 1))

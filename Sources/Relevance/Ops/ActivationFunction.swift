@@ -44,6 +44,8 @@ extension ActivationFunction {
 /// What an activation's or registered op's importer sees of its ONNX node.
 struct ONNXNodeContext {
   let opType: String
+  /// The node's name in the file.
+  var name = ""
   /// The node's outputs as the file names them (optional ones empty).
   var outputs: [ValueName] = []
   let attributes: ONNXAttributes
@@ -52,6 +54,13 @@ struct ONNXNodeContext {
   let inputs: [ValueName]
   let constants: [ValueName: Constant]
   let fail: (String) -> ModelError
+
+  /// A name for a constant this node's import adds (`<node>::<suffix>`), unused so far.
+  func unusedConstantName(_ suffix: String) -> ValueName {
+    var name = "\(self.name)::\(suffix)"
+    while constants[name] != nil { name += "_" }
+    return name
+  }
 
   /// The constant behind input `index`, nil when absent or computed at run time.
   func constantInput(_ index: Int) -> Constant? {

@@ -54,6 +54,9 @@ extension OperatorDefinition {
 struct ImportedNode {
   var op: Op
   var inputs: [ValueName]
+  /// Constants the import made (an attribute turned into an input), named by
+  /// `ONNXNodeContext.unusedConstantName`.
+  var constants: [ValueName: Constant] = [:]
 }
 
 /// A backward step an op defines itself: the forward values it reads (kept by the forward
@@ -82,7 +85,8 @@ public struct RegisteredOp: Equatable, Sendable, CustomStringConvertible {
 /// Every structural op defined by an `OperatorDefinition`, listed once.
 enum OperatorRegistry {
   static let all: [any OperatorDefinition.Type] = [
-    LocalResponseNormalization.self, LayerNormalization.self, PReluChannels.self, ElementwiseExtremum.self, ReduceExtremum.self,
+    LocalResponseNormalization.self, LayerNormalization.self, PReluChannels.self, Resize2D.self, ElementwiseExtremum.self,
+    ReduceExtremum.self,
   ]
 
   /// The op imported from ONNX op type `onnxName`, nil when none is.

@@ -293,29 +293,6 @@ struct NodeShapes {
       let x = try shape(0)
       _ = try axis(a, rank: x.count)
       return x
-    case .resize(var resize):
-      let x = try shape(0)
-      guard x.count == 4 else { throw fail("resizes NCHW inputs of rank 4 only, got \(x)") }
-      let given = try requireConstant(1, resize.givesSizes ? "sizes" : "scales")
-      guard given.count == 4 else { throw fail("needs 4 \(resize.givesSizes ? "sizes" : "scales"), got \(given.count)") }
-      if resize.givesSizes {
-        let sizes = given.ints
-        guard sizes[0] == x[0], sizes[1] == x[1], sizes[2] > 0, sizes[3] > 0, sizes[2] <= 1 << 20, sizes[3] <= 1 << 20 else {
-          throw fail("sizes \(sizes) must keep the batch and channel axes of \(x) and be positive")
-        }
-        resize.outputSize = [sizes[2], sizes[3]]
-        resize.scales = [Float(sizes[2]) / Float(x[2]), Float(sizes[3]) / Float(x[3])]
-      } else {
-        let scales = given.floats
-        guard scales[0] == 1, scales[1] == 1, scales[2] > 0, scales[3] > 0, scales[2] <= 4096, scales[3] <= 4096 else {
-          throw fail("scales \(scales) must be 1 on the batch and channel axes and positive (at most 4096)")
-        }
-        resize.outputSize = [Int((Float(x[2]) * scales[2]).rounded(.down)), Int((Float(x[3]) * scales[3]).rounded(.down))]
-        resize.scales = [scales[2], scales[3]]
-        if let problem = resize.fractionalLengthProblem(inputSize: [x[2], x[3]]) { throw fail(problem) }
-      }
-      op = .resize(resize)
-      return [x[0], x[1]] + resize.outputSize!
     case .registered(let r):
       let resolved = try r.definition.resolved(self)
       op = .registered(RegisteredOp(resolved))

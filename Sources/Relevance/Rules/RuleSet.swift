@@ -285,7 +285,7 @@ extension RuleSet {
   /// Op names a `op:` matcher accepts: the canonical ops as `Op.name` prints them.
   public static let opNames = [
     "Conv", "ConvTranspose", "Dense", "MaxPool", "AveragePool", "GlobalAveragePool",
-    "Resize", "Affine", "Concat", "Add", "Sub", "Mul", "Div", "Pad", "Softmax", "Transpose",
+    "Affine", "Concat", "Add", "Sub", "Mul", "Div", "Pad", "Softmax", "Transpose",
     "Flatten", "Reshape", "Squeeze", "Unsqueeze",
   ] + ActivationRegistry.opNames + OperatorRegistry.opNames
   /// Op groups a `op:` matcher accepts.
