@@ -73,7 +73,7 @@ def registry_onnx_names(registry: Path, directory: Path) -> list[str] | None:
         return None
     sources = "\n".join(f.read_text() for f in sorted(directory.glob("*.swift")))
     names = []
-    for type_name in re.findall(r"([A-Za-z]+)\.self", registered.group(1)):
+    for type_name in re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\.self", registered.group(1)):
         body = re.search(r"struct " + type_name + r"\b.*?static let onnxNames(?::[^=]*)?\s*=\s*\[(.*?)\]", sources, re.S)
         if body is None:
             return None
