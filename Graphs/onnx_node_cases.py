@@ -45,13 +45,14 @@ MAX_BYTES = 64_000
 MAX_BYTES_SOLE_CASE = 256_000
 
 # A copy of ONNXImporter.supportedOperators (its structuralOperators plus the ONNX names of the
-# activations in ActivationRegistry.all), checked against the Swift sources when they are found.
+# activations in ActivationRegistry.all and of the ops in OperatorRegistry.all), checked against
+# the Swift sources when they are found.
 IMPORTED_OPS = [
     "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant",
     "ConstantOfShape", "Conv", "ConvTranspose", "Div", "Dropout", "Elu", "Erf", "Flatten", "Gather",
     "Gelu", "Gemm", "GlobalAveragePool", "GlobalMaxPool", "HardSigmoid", "HardSwish", "Identity",
     "LRN", "LayerNormalization", "LeakyRelu", "MatMul", "Max", "MaxPool", "Min", "Mish", "Mul", "PRelu", "Pad",
-    "Pow", "ReduceMax", "ReduceMean", "Relu", "Reshape", "Resize", "Selu", "Shape", "Sigmoid", "Slice",
+    "Pow", "ReduceMax", "ReduceMean", "ReduceMin", "Relu", "Reshape", "Resize", "Selu", "Shape", "Sigmoid", "Slice",
     "Softmax", "Softplus", "Softsign", "Squeeze", "Sub", "Tanh", "ThresholdedRelu", "Transpose",
     "Unsqueeze", "Upsample",
 ]
@@ -62,26 +63,38 @@ ZOO_OPS = [
 ]
 
 
-def importer_ops() -> list[str] | None:
-    """ONNXImporter.supportedOperators as the Swift sources define it: the importer's
-    `structuralOperators` plus the `onnxNames` of every activation type in `ActivationRegistry.all`;
-    None when the sources no longer have these lists where this function looks."""
-    registry = ROOT / "Sources" / "Relevance" / "Ops" / "ActivationFunction.swift"
-    activations = ROOT / "Sources" / "Relevance" / "Ops" / "Activations"
-    if not (IMPORTER.exists() and registry.exists() and activations.is_dir()):
+def registry_onnx_names(registry: Path, directory: Path) -> list[str] | None:
+    """The `onnxNames` of every type listed in the registry file's `static let all` (types
+    defined in directory/*.swift); None when they are not where this function looks."""
+    if not (registry.exists() and directory.is_dir()):
         return None
-    structural = re.search(r"structuralOperators\s*=\s*\[(.*?)\]", IMPORTER.read_text(), re.S)
     registered = re.search(r"static let all:[^=]*=\s*\[(.*?)\]", registry.read_text(), re.S)
-    if not structural or not registered:
+    if not registered:
         return None
-    names = re.findall(r'"([A-Za-z]+)"', structural.group(1))
-    sources = "\n".join(f.read_text() for f in sorted(activations.glob("*.swift")))
-    for type_name in re.findall(r"([A-Za-z]+)\.self", registered.group(1)):
+    sources = "\n".join(f.read_text() for f in sorted(directory.glob("*.swift")))
+    names = []
+    for type_name in re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\.self", registered.group(1)):
         body = re.search(r"struct " + type_name + r"\b.*?static let onnxNames(?::[^=]*)?\s*=\s*\[(.*?)\]", sources, re.S)
         if body is None:
             return None
         names += re.findall(r'"([A-Za-z]+)"', body.group(1))
     return names
+
+
+def importer_ops() -> list[str] | None:
+    """ONNXImporter.supportedOperators as the Swift sources define it: the importer's
+    `structuralOperators`, the `onnxNames` of every activation type in `ActivationRegistry.all`
+    and of every op type in `OperatorRegistry.all`; None when the sources no longer have these
+    lists where this function looks."""
+    ops = ROOT / "Sources" / "Relevance" / "Ops"
+    if not IMPORTER.exists():
+        return None
+    structural = re.search(r"structuralOperators\s*=\s*\[(.*?)\]", IMPORTER.read_text(), re.S)
+    activations = registry_onnx_names(ops / "ActivationFunction.swift", ops / "Activations")
+    operators = registry_onnx_names(ops / "Operator.swift", ops / "Operators")
+    if not structural or activations is None or operators is None:
+        return None
+    return re.findall(r'"([A-Za-z]+)"', structural.group(1)) + activations + operators
 
 
 FLOAT = TensorProto.FLOAT

@@ -184,6 +184,25 @@ class MinMaxClip(nn.Module):
         return self.fc(x.mean((2, 3)))
 
 
+class ElementwiseMaxMin(nn.Module):
+    """Max and Min of two activations (torch.maximum/minimum, the second broadcast along the
+    channels), ReduceMax over the channels and ReduceMin over the width (amax/amin): the ops
+    added through clrp's op registry."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 6, 3, padding=1)
+        self.c2 = nn.Conv2d(3, 6, 3, padding=1)
+        self.fc = nn.Linear(48, 4)
+
+    def forward(self, x):
+        a = torch.relu(self.c1(x))
+        b = self.c2(x)
+        m = torch.maximum(a, b)
+        n = torch.minimum(m, b.amax(dim=1, keepdim=True))
+        return self.fc(n.amin(dim=3).flatten(1))
+
+
 class TransposedConvolutions(nn.Module):
     """ConvTranspose: stride 2 with padding and output_padding, and a grouped dilated one."""
 
@@ -242,6 +261,9 @@ CASES = {
     "upsample_linear_opset9": (lambda: LegacyUpsampling("bilinear"), 9, AsymmetricLinearUpsampling),
     "upsample_linear_opset10": (lambda: LegacyUpsampling("bilinear"), 10, AsymmetricLinearUpsampling),
     "min_max_clip": (lambda: MinMaxClip(), 17),
+    "max_min_activations": (lambda: ElementwiseMaxMin(), 17),
+    # Opset 18: the reductions' axes are an input.
+    "max_min_activations_opset18": (lambda: ElementwiseMaxMin(), 18),
     "conv_transpose": (lambda: TransposedConvolutions(), 17),
     "convnext_block": (lambda: ConvNeXtBlock(), 17),
     # torch's dynamo exporter: Gelu, LayerNormalization, and as_strided as Reshape → Gather.

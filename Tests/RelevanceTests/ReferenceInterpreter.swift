@@ -186,9 +186,6 @@ struct ReferenceInterpreter {
     case .affine:
       let x = try operand(0), scale = try operand(1).asReals, shift = try operand(2).asReals
       return perChannel(x) { c, v in v * scale[c] + shift[c] }
-    case .prelu:
-      let x = try operand(0), slopes = try operand(1).asReals
-      return perChannel(x) { c, v in v > 0 ? v : slopes[c] * v }
     case .batchNorm(let epsilon):
       let x = try operand(0), gamma = try operand(1).asReals, beta = try operand(2).asReals
       let mean = try operand(3).asReals, variance = try operand(4).asReals
@@ -227,53 +224,13 @@ struct ReferenceInterpreter {
       let (shape, sums, n) = reduce(x, axes: attributeAxes ?? given, noopWithEmptyAxes: noop,
                                     keepDims: keepDims, initial: 0, +)
       return Value(shape: shape, reals: sums.map { $0 / Double(n) })
-    case .reduceMax(let attributeAxes, let keepDims, let noop):
-      let x = try operand(0), given = try optional(1)?.asInts
-      let (shape, maxima, _) = reduce(x, axes: attributeAxes ?? given, noopWithEmptyAxes: noop,
-                                      keepDims: keepDims, initial: -.infinity, max)
-      return Value(shape: shape, reals: maxima)
-    case .resize:
-      throw fail("no reference for Resize (tested against onnxruntime in OpFixtureTests)")
     case .globalMaxPool:
       let x = try operand(0), xv = x.asReals
       let planes = x.shape[0] * x.shape[1], size = x.count / planes
       let out = (0..<planes).map { p in (0..<size).map { xv[p * size + $0] }.max()! }
       return Value(shape: [x.shape[0], x.shape[1]] + [Int](repeating: 1, count: x.shape.count - 2), reals: out)
-    case .layerNorm(let a, let epsilon):
-      let x = try operand(0), xv = x.asReals
-      let scale = try operand(1).asReals, bias = try optional(2)?.asReals
-      let first = a < 0 ? a + x.shape.count : a
-      let inner = x.shape[first...].reduce(1, *)
-      var out = xv
-      for o in 0..<(x.count / inner) {
-        let slice = xv[(o * inner)..<((o + 1) * inner)]
-        let mean = slice.reduce(0, +) / Double(inner)
-        let variance = slice.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(inner)
-        for i in 0..<inner {
-          out[o * inner + i] = (xv[o * inner + i] - mean) / (variance + Double(epsilon)).squareRoot()
-            * (scale.count == 1 ? scale[0] : scale[i]) + (bias.map { $0.count == 1 ? $0[0] : $0[i] } ?? 0)
-        }
-      }
-      return Value(shape: x.shape, reals: out)
-    case .lrn(let p):
-      let x = try operand(0), xv = x.asReals
-      let c = x.shape[1], inner = x.count / (x.shape[0] * c)
-      let before = (p.size - 1) / 2, after = p.size - 1 - before  // floor and ceil of (size - 1) / 2
-      var out = xv
-      for n in 0..<x.shape[0] {
-        for ch in 0..<c {
-          for i in 0..<inner {
-            var sum = 0.0
-            for other in max(0, ch - before)...min(c - 1, ch + after) {
-              let v = xv[(n * c + other) * inner + i]
-              sum += v * v
-            }
-            let at = (n * c + ch) * inner + i
-            out[at] = xv[at] / pow(Double(p.bias) + Double(p.alpha) / Double(p.size) * sum, Double(p.beta))
-          }
-        }
-      }
-      return Value(shape: x.shape, reals: out)
+    case .registered(let r):
+      return try evaluate(r, node: node, operand: operand, optional: optional, fail)
     case .concat(let axisValue):
       let parts = try node.inputs.indices.map { try operand($0) }
       let rank = parts[0].shape.count
@@ -432,6 +389,91 @@ struct ReferenceInterpreter {
   }
 
   private func map(_ x: Value, _ f: (Double) -> Double) -> Value { Value(shape: x.shape, reals: x.asReals.map(f)) }
+
+  /// The registered ops (`OperatorRegistry.all`), each from its ONNX formula.
+  private func evaluate(_ r: RegisteredOp, node: Node, operand: (Int) throws -> Value, optional: (Int) throws -> Value?,
+                        _ fail: (String) -> Failure) throws -> Value {
+    switch r.definition {
+    case let lrn as LocalResponseNormalization:
+      let p = lrn.parameters
+    let x = try operand(0), xv = x.asReals
+    let c = x.shape[1], inner = x.count / (x.shape[0] * c)
+    let before = (p.size - 1) / 2, after = p.size - 1 - before  // floor and ceil of (size - 1) / 2
+    var out = xv
+    for n in 0..<x.shape[0] {
+      for ch in 0..<c {
+        for i in 0..<inner {
+          var sum = 0.0
+          for other in max(0, ch - before)...min(c - 1, ch + after) {
+            let v = xv[(n * c + other) * inner + i]
+            sum += v * v
+          }
+          let at = (n * c + ch) * inner + i
+          out[at] = xv[at] / pow(Double(p.bias) + Double(p.alpha) / Double(p.size) * sum, Double(p.beta))
+        }
+      }
+    }
+    return Value(shape: x.shape, reals: out)
+    case let layerNorm as LayerNormalization:
+      let (a, epsilon) = (layerNorm.axis, layerNorm.epsilon)
+    let x = try operand(0), xv = x.asReals
+    let scale = try operand(1).asReals, bias = try optional(2)?.asReals
+    let first = a < 0 ? a + x.shape.count : a
+    let inner = x.shape[first...].reduce(1, *)
+    var out = xv
+    for o in 0..<(x.count / inner) {
+      let slice = xv[(o * inner)..<((o + 1) * inner)]
+      let mean = slice.reduce(0, +) / Double(inner)
+      let variance = slice.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(inner)
+      for i in 0..<inner {
+        out[o * inner + i] = (xv[o * inner + i] - mean) / (variance + Double(epsilon)).squareRoot()
+          * (scale.count == 1 ? scale[0] : scale[i]) + (bias.map { $0.count == 1 ? $0[0] : $0[i] } ?? 0)
+      }
+    }
+    return Value(shape: x.shape, reals: out)
+    case is PReluChannels:
+      let x = try operand(0), slopes = try operand(1).asReals
+      return perChannel(x) { c, v in v > 0 ? v : slopes[c] * v }
+    case let extremum as ElementwiseExtremum:
+      let isMax = extremum.kind == .max
+      var result = try operand(0)
+      for i in 1..<node.inputs.count {
+        result = try broadcast(result, try operand(i), fail) { u, v in
+          u.isNaN || v.isNaN ? .nan : (isMax ? Swift.max(u, v) : Swift.min(u, v))
+        }
+      }
+      return result.isInt ? result : Value(shape: result.shape, reals: result.asReals)
+    case let reduction as ReduceExtremum:
+      let x = try operand(0), given = try optional(1)?.asInts
+      let isMax = reduction.kind == .max
+      let (shape, values, _) = reduce(x, axes: reduction.axes ?? given, noopWithEmptyAxes: reduction.noopWithEmptyAxes,
+                                      keepDims: reduction.keepDims, initial: isMax ? -.infinity : .infinity, isMax ? max : min)
+      return Value(shape: shape, reals: values)
+    default:
+      throw fail("no reference for \(r.name) (Resize: tested against onnxruntime in OpFixtureTests)")
+    }
+  }
+
+  /// Numpy broadcasting of a and b combined elementwise as reals.
+  private func broadcast(_ a: Value, _ b: Value, _ fail: (String) -> Failure, _ combine: (Double, Double) -> Double) throws -> Value {
+    let rank = max(a.shape.count, b.shape.count)
+    let pa = [Int](repeating: 1, count: rank - a.shape.count) + a.shape
+    let pb = [Int](repeating: 1, count: rank - b.shape.count) + b.shape
+    var shape: [Int] = []
+    for (x, y) in zip(pa, pb) {
+      guard x == y || x == 1 || y == 1 else { throw fail("shapes \(a.shape) and \(b.shape) do not broadcast") }
+      shape.append(x == 1 ? y : x)
+    }
+    let sa = rowMajorStrides(pa), sb = rowMajorStrides(pb), av = a.asReals, bv = b.asReals
+    return Value(shape: shape, reals: allIndices(shape).map { idx in
+      var i = 0, j = 0
+      for d in 0..<rank {
+        if pa[d] != 1 { i += idx[d] * sa[d] }
+        if pb[d] != 1 { j += idx[d] * sb[d] }
+      }
+      return combine(av[i], bv[j])
+    })
+  }
 
   /// `f(channel, value)` for every element, channel = index along axis 1.
   private func perChannel(_ x: Value, _ f: (Int, Double) -> Double) -> Value {

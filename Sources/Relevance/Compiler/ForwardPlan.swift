@@ -142,20 +142,11 @@ public struct ForwardPlan: Sendable {
     case .activation(let a):
       let function = a.function
       return { function.forward($0[0]) }
-    case .prelu:
-      let slopes = graph.constant(node, 1)!.floats
-      return { PReluChannels.forward($0[0], slopes: slopes) }
     case .maxPool(let pool): return { Kernels.maxPool2dValues($0[0], window: pool.window) }
     case .avgPool(let pool):
       return { Kernels.avgPool2d($0[0], window: pool.window, countIncludePad: pool.countIncludePad) }
     case .globalAvgPool: return { Kernels.globalAvgPool($0[0]).reshaped(outputShape) }
-    case .resize(let resize):
-      let (rows, columns) = resize.taps(inputShape: graph.shapes[node.inputs[0]]!)
-      return { Kernels.resize2d($0[0], rows: rows, columns: columns) }
-    case .layerNorm(let axis, let epsilon):
-      let scale = graph.constant(node, 1)!.floats, bias = graph.constant(node, 2)?.floats
-      return { Kernels.layerNorm($0[0], axis: axis, epsilon: epsilon, scale: scale, bias: bias) }
-    case .lrn(let p): return { Kernels.lrn($0[0], size: p.size, alpha: p.alpha, beta: p.beta, bias: p.bias) }
+    case .registered(let r): return try r.definition.forwardKernel(node, in: graph)
     case .concat(let axis):
       let a = axis < 0 ? axis + outputShape.count : axis
       return { Kernels.concat($0, axis: a) }
@@ -170,7 +161,7 @@ public struct ForwardPlan: Sendable {
     case .transpose(let perm): return { Kernels.transpose($0[0], perm: perm) }
     case .flatten, .reshape, .squeeze, .unsqueeze, .identity, .dropout:
       return { $0[0].reshaped(outputShape) }
-    case .batchNorm, .gemm, .matMul, .shape, .gather, .slice, .cast, .constantOfShape, .reduceMean, .reduceMax, .globalMaxPool:
+    case .batchNorm, .gemm, .matMul, .shape, .gather, .slice, .cast, .constantOfShape, .reduceMean, .globalMaxPool:
       throw graph.error(node, "is not executable; canonicalize the graph first")
     }
   }

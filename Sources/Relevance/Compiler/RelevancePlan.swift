@@ -49,6 +49,8 @@ public struct RelevancePlan: Sendable {
     /// A signal (input `signal`, of the output's shape) times a gate (the other input):
     /// `share` · R to the signal, (1 − share) · R to the gate, summed over its broadcast axes.
     case gate(signal: Int, share: Float)
+    /// A step a registered op defines itself (see `OperatorDefinition.backward`).
+    case registered(OperatorBackward)
     /// Two activations multiplied, gradient: g_a = R · b, g_b = R · a, each summed over the
     /// axes its operand was broadcast along.
     case productGradient
@@ -57,6 +59,7 @@ public struct RelevancePlan: Sendable {
     var isLinearInRelevance: Bool {
       switch self {
       case .guidedReLU, .deconvReLU: return false
+      case .registered(let step): return step.isLinearInRelevance
       default: return true
       }
     }
@@ -124,6 +127,7 @@ public struct RelevancePlan: Sendable {
       case .pass, .reshape, .transpose, .concat, .crop, .uniform: break
       case .residualSplit, .residualAbsSplit, .productGradient: kept.formUnion(node.inputs)
       case .sumGradient, .deconvReLU, .residualEqual, .gate: break
+      case .registered(let registered): kept.formUnion(registered.reads)
       case .winnerTakeAll:
         switches.insert(index)
         kept.insert(ForwardPlan.switchesName(of: node))
@@ -188,29 +192,9 @@ public struct RelevancePlan: Sendable {
       case .deconvnet where activation.servesGuidedRules: return .deconvReLU
       default: throw unsupported()
       }
-    case .prelu:
-      switch rule {
-      case .pass: return .pass
-      case .gradient: return .preluGradient(slopes: graph.constant(node, 1)!.floats)
-      default: throw unsupported()
-      }
-    case .resize(let resize):
-      guard rule == .pass || rule == .gradient else { throw unsupported() }
-      let (rows, columns) = resize.taps(inputShape: graph.shapes[node.inputs[0]]!)
-      return .resizeAdjoint(rows: rows, columns: columns)
-    case .layerNorm(let axis, let epsilon):
-      switch rule {
-      case .pass: return .pass
-      case .centering: return .layerNormCentering(axis: axis, epsilon: epsilon)
-      case .gradient: return .layerNormGradient(axis: axis, epsilon: epsilon, scale: graph.constant(node, 1)!.floats)
-      default: throw unsupported()
-      }
-    case .lrn(let p):
-      switch rule {
-      case .pass: return .pass
-      case .gradient: return .lrnGradient(p)
-      default: throw unsupported()
-      }
+    case .registered(let r):
+      guard let step = try r.definition.backward(rule, node: node, graph: graph) else { throw unsupported() }
+      return step
     case .affine:
       switch rule {
       case .pass: return .pass
@@ -274,7 +258,7 @@ public struct RelevancePlan: Sendable {
       return .reshape
     case .softmax:
       throw graph.error(node, "no relevance rule for a Softmax inside the network")
-    case .batchNorm, .gemm, .matMul, .shape, .gather, .slice, .cast, .constantOfShape, .reduceMean, .reduceMax, .globalMaxPool:
+    case .batchNorm, .gemm, .matMul, .shape, .gather, .slice, .cast, .constantOfShape, .reduceMean, .globalMaxPool:
       throw graph.error(node, "is not canonical; canonicalize the graph first")
     }
   }
@@ -354,15 +338,18 @@ public struct RelevancePlan: Sendable {
 
 extension Graph {
   /// Values that cannot be negative: outputs of activations with f >= 0 (ReLU, Clip at >= 0,
-  /// Sigmoid, ...), and what pooling,
-  /// concatenation, LRN, padding with >= 0 and reshapes make of them.
+  /// Sigmoid, ...), what pooling, concatenation, padding with >= 0 and reshapes make of them,
+  /// and the outputs registered ops declare so (`OperatorDefinition.outputIsNonNegative`).
   func nonNegativeValues() -> Set<ValueName> {
     var result: Set<ValueName> = []
     for node in nodes {
       let inputsNonNegative = node.inputs.allSatisfy { result.contains($0) || (constants[$0].map { $0.floats.allSatisfy { $0 >= 0 } } ?? false) }
       switch node.op {
       case .activation(let a) where a.outputIsNonNegative: result.insert(node.output)
-      case .maxPool, .avgPool, .globalAvgPool, .lrn, .resize, .concat, .transpose, .flatten, .reshape, .squeeze, .unsqueeze, .identity, .dropout, .pad:
+      case .registered(let r):
+        let inputs = node.inputs.map { result.contains($0) || (constants[$0].map { $0.floats.allSatisfy { $0 >= 0 } } ?? false) }
+        if r.definition.outputIsNonNegative(inputs: inputs) { result.insert(node.output) }
+      case .maxPool, .avgPool, .globalAvgPool, .concat, .transpose, .flatten, .reshape, .squeeze, .unsqueeze, .identity, .dropout, .pad:
         if inputsNonNegative { result.insert(node.output) }
       default: continue
       }

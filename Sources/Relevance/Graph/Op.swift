@@ -36,7 +36,7 @@ public struct Pool2D: Equatable, Sendable {
   public var countIncludePad: Bool
 }
 
-/// ONNX LRN across channels: y = x / (bias + alpha/size · Σ x²)^beta.
+/// ONNX LRN across channels: y = x / (bias + alpha/size · Σ x²)^beta (see `LocalResponseNormalization`).
 public struct LRNParameters: Equatable, Sendable {
   public var size: Int
   public var alpha: Float
@@ -57,7 +57,8 @@ public struct GemmParameters: Equatable, Sendable {
 /// The first group is what canonical graphs hold and what the runtime executes; the second
 /// group is what exporters emit and the passes fold away or rewrite into the first group.
 /// Adding an op: see Docs/DESIGN.md, "One place per op, one place per rule" (an activation
-/// is one file in `Ops/Activations/` plus one line in `ActivationRegistry.all`).
+/// is one file in `Ops/Activations/` plus one line in `ActivationRegistry.all`; an op no pass
+/// rewrites is one file in `Ops/Operators/` plus one line in `OperatorRegistry.all`).
 public enum Op: Equatable, Sendable {
   // Layers and activations (canonical).
   /// `[x, W, B?]`, see `Conv2D`.
@@ -70,18 +71,12 @@ public enum Op: Equatable, Sendable {
   case affine
   /// An elementwise activation (Relu, LeakyRelu, Clip, Sigmoid, ...), see `ActivationFunction`.
   case activation(Activation)
-  /// `[x, slopes]`: PRelu with distinct slopes per channel (axis 1), slopes of shape [C]; see
-  /// `PReluChannels`. One slope is a `LeakyRelu`.
-  case prelu
   case maxPool(Pool2D)
   case avgPool(Pool2D)
   case globalAvgPool
-  case lrn(LRNParameters)
-  /// `[x, scales or sizes]`: resampling of the spatial axes, see `Resize2D`.
-  case resize(Resize2D)
-  /// `[x, scale, bias?]`: ONNX LayerNormalization over the axes from `axis` to the last
-  /// (see `Kernels.layerNorm`).
-  case layerNorm(axis: Int, epsilon: Float)
+  /// An op defined in one file of `Ops/Operators/` and listed in `OperatorRegistry.all` (LRN,
+  /// Max/Min of activations, ReduceMax/ReduceMin over any axes), see `OperatorDefinition`.
+  case registered(RegisteredOp)
   case concat(axis: Int)
   /// Two inputs, either may be constant, numpy broadcasting.
   case elementwise(BinaryOp)
@@ -115,9 +110,6 @@ public enum Op: Equatable, Sendable {
   /// every axis, or nothing with `noopWithEmptyAxes`). Over the spatial axes of an NCHW
   /// tensor it is a global average pooling, which is what the canonical graph holds.
   case reduceMean(axes: [Int]?, keepDims: Bool, noopWithEmptyAxes: Bool)
-  /// `[x, axes?]`: the maximum over `axes` (as `reduceMean`); over the spatial axes of an NCHW
-  /// tensor it is a global max pooling.
-  case reduceMax(axes: [Int]?, keepDims: Bool, noopWithEmptyAxes: Bool)
   /// The maximum over each channel's plane; shape inference makes it a `maxPool` whose window
   /// is the whole plane.
   case globalMaxPool
@@ -130,13 +122,10 @@ public enum Op: Equatable, Sendable {
     case .convTranspose: return "ConvTranspose"
     case .affine: return "Affine"
     case .activation(let a): return a.name
-    case .prelu: return "PRelu"
     case .maxPool: return "MaxPool"
     case .avgPool: return "AveragePool"
     case .globalAvgPool: return "GlobalAveragePool"
-    case .lrn: return "LRN"
-    case .resize: return "Resize"
-    case .layerNorm: return "LayerNormalization"
+    case .registered(let r): return r.name
     case .concat: return "Concat"
     case .elementwise(let op): return op.onnxName
     case .pad: return "Pad"
@@ -157,7 +146,6 @@ public enum Op: Equatable, Sendable {
     case .cast: return "Cast"
     case .constantOfShape: return "ConstantOfShape"
     case .reduceMean: return "ReduceMean"
-    case .reduceMax: return "ReduceMax"
     case .globalMaxPool: return "GlobalMaxPool"
     }
   }

@@ -3,15 +3,14 @@
 /// nodes) gathered in `Graph.constants`, nodes sorted topologically.
 public enum ONNXImporter {
   /// ONNX operators the importer understands (default domain).
-  public static let supportedOperators = (structuralOperators + ActivationRegistry.onnxNames).sorted()
-  /// Operators with a case in the importer's switch (activations come from `ActivationRegistry`).
+  public static let supportedOperators = (structuralOperators + ActivationRegistry.onnxNames + OperatorRegistry.onnxNames).sorted()
+  /// Operators with a case in the importer's switch (activations come from `ActivationRegistry`,
+  /// registered ops from `OperatorRegistry`).
   static let structuralOperators = [
     "Add", "AveragePool", "BatchNormalization", "Cast", "Concat", "Constant",
     "ConstantOfShape", "Conv", "ConvTranspose", "Div", "Dropout", "Flatten", "Gather", "Gemm",
-    "GlobalAveragePool", "GlobalMaxPool", "Identity", "LayerNormalization", "LRN", "MatMul", "Max", "MaxPool",
-    "Min", "Mul", "Pad", "PRelu",
-    "ReduceMax", "ReduceMean", "Reshape", "Resize", "Shape", "Slice", "Softmax", "Squeeze", "Sub", "Transpose", "Unsqueeze",
-    "Upsample",
+    "GlobalAveragePool", "GlobalMaxPool", "Identity", "MatMul", "MaxPool", "Mul", "Pad",
+    "ReduceMean", "Reshape", "Shape", "Slice", "Softmax", "Squeeze", "Sub", "Transpose", "Unsqueeze",
   ]
   public static let testedOpsets = 7...21
 
@@ -110,87 +109,6 @@ public enum ONNXImporter {
         }
       case "GlobalAveragePool": op = .globalAvgPool
       case "GlobalMaxPool": op = .globalMaxPool
-      case "LRN":
-        let size = try attributes.int("size", 0)
-        guard size > 0, size <= 1 << 20 else { throw fail("attribute 'size' must be a positive integer (below 2^20), it is \(size)") }
-        op = .lrn(LRNParameters(size: size, alpha: try attributes.float("alpha", 1e-4),
-                                beta: try attributes.float("beta", 0.75), bias: try attributes.float("bias", 1)))
-      case "Max", "Min":
-        // max(x, c) and min(x, c) with a constant scalar c are Clip(c, ∞) and Clip(−∞, c)
-        // (ReLU6 written as Min(Max(x, 0), 6)); of two activations they are not supported.
-        let constantIndex = inputs.indices.filter { knownConstant($0) != nil }
-        guard inputs.count == 2, constantIndex.count == 1, let c = knownConstant(constantIndex[0]), c.count == 1 else {
-          throw fail("\(record.opType) is supported with two inputs, one of them a constant scalar (a clip); got \(inputs.count) inputs, \(constantIndex.count) constant")
-        }
-        let bound = c.floats[0]
-        guard !bound.isNaN else { throw fail("the bound is NaN") }
-        op = .activation(Activation(record.opType == "Max" ? Clip(low: bound, high: .infinity) : Clip(low: -.infinity, high: bound)))
-        inputs = [inputs[1 - constantIndex[0]]]
-      case "PRelu":
-        // y = x for x > 0, slope · x otherwise: a LeakyRelu when the constant slope is one
-        // number (a scalar, or a per-channel slope whose channels agree), else `.prelu` with
-        // one slope per channel (activations carry scalar parameters and see no channel).
-        guard inputs.count == 2 else { throw fail("expects inputs (X, slope), has \(inputs.count)") }
-        guard let slope = knownConstant(1) else {
-          throw fail("the slope '\(inputs[1])' is not a constant; clrp needs a constant slope")
-        }
-        let slopes = slope.floats
-        guard !slopes.isEmpty, !slopes.contains(where: \.isNaN) else { throw fail("the slope is empty or NaN") }
-        if slopes.allSatisfy({ $0 == slopes[0] }) {
-          op = .leakyRelu(alpha: slopes[0])
-          inputs = [inputs[0]]
-        } else {
-          op = .prelu  // shape inference checks that the slopes are one per channel
-          inputs = [inputs[0], inputs[1]]
-        }
-      case "Resize":
-        var resize = try Resize2D.importing(attributes, fail: fail)
-        if opset < 11 {
-          // Resize-10 has only `mode`; it resamples as Upsample does (asymmetric coordinates,
-          // nearest rounding down), not with opset 11's defaults (half_pixel).
-          resize = Resize2D(mode: resize.mode, coordinates: .asymmetric, rounding: .floor)
-          if resize.mode == .nearest, let scales = knownConstant(1), scales.floats.contains(where: { $0 < 1 }) {
-            throw fail("nearest downsampling (scales \(scales.floats)) in opset \(opset) is not supported: onnxruntime rounds positions up there; export with opset 11 or later")
-          }
-        }
-        let scalesIndex = opset < 11 ? 1 : 2, sizesIndex = opset < 11 ? -1 : 3
-        if sizesIndex > 0, sizesIndex < inputs.count, !inputs[sizesIndex].isEmpty {
-          resize.givesSizes = true
-          inputs = [inputs[0], inputs[sizesIndex]]
-        } else if scalesIndex < inputs.count, !inputs[scalesIndex].isEmpty {
-          inputs = [inputs[0], inputs[scalesIndex]]
-        } else {
-          throw fail("needs 'scales' or 'sizes'")
-        }
-        op = .resize(resize)
-      case "Upsample":
-        // Upsample (opsets 7 to 9, deprecated in 10) is Resize with asymmetric coordinates and,
-        // in nearest mode, the input position rounded down (ONNX Upsample-7/9 reference;
-        // onnxruntime's "simple" nearest mode for scales ≥ 1). Scales: attribute (7), input (9).
-        let modeName = try attributes.string("mode", "nearest")
-        guard let mode = Resize2D.Mode(rawValue: modeName) else { throw fail("mode '\(modeName)' is not supported (nearest, linear)") }
-        let scales: [Float]
-        if let given = try attributes.floats("scales") {
-          scales = given
-          inputs = [inputs[0], addConstant(Constant(shape: [given.count], floats: given), suffix: "scales")]
-        } else if inputs.count >= 2, !inputs[1].isEmpty {
-          guard let given = knownConstant(1) else {
-            throw fail("the scales input '\(inputs[1])' is not a constant; clrp needs constant scales")
-          }
-          scales = given.floats
-          inputs = [inputs[0], inputs[1]]
-        } else {
-          throw fail("needs 'scales' (attribute in opset 7, input in opset 9)")
-        }
-        // Below 1 the specification gives no result and onnxruntime rounds up instead of down.
-        guard scales.allSatisfy({ $0 >= 1 }) else { throw fail("scales \(scales) must be at least 1 (Upsample does not downsample; use Resize)") }
-        op = .resize(Resize2D(mode: mode, coordinates: .asymmetric, rounding: .floor))
-      case "LayerNormalization":
-        guard inputs.count >= 2 else { throw fail("expects inputs (X, Scale, B?), has \(inputs.count)") }
-        guard record.outputs.dropFirst().allSatisfy(\.isEmpty) else {
-          throw fail("the Mean and InvStdDev outputs are not supported (training only)")
-        }
-        op = .layerNorm(axis: try attributes.int("axis", -1), epsilon: try attributes.float("epsilon", 1e-5))
       case "BatchNormalization":
         guard inputs.count == 5 else { throw fail("expects 5 inputs (x, scale, B, mean, var), has \(inputs.count)") }
         if try attributes.int("training_mode", 0) != 0 { throw fail("training_mode=1 is not supported; export the model in eval mode") }
@@ -206,9 +124,17 @@ public enum ONNXImporter {
       case _ where ActivationRegistry.type(onnx: record.opType) != nil:
         guard !inputs.isEmpty, !inputs[0].isEmpty else { throw fail("has no input") }
         let function = ActivationRegistry.type(onnx: record.opType)!
-        let context = ONNXNodeContext(attributes: attributes, opset: opset, inputs: inputs, constants: constants, fail: fail)
+        let context = ONNXNodeContext(opType: record.opType, attributes: attributes, opset: opset, inputs: inputs, constants: constants, fail: fail)
         op = .activation(Activation(try function.importing(context)))
         inputs = [inputs[0]]
+      case _ where OperatorRegistry.type(onnx: record.opType) != nil:
+        let definition = OperatorRegistry.type(onnx: record.opType)!
+        var context = ONNXNodeContext(opType: record.opType, attributes: attributes, opset: opset, inputs: inputs, constants: constants, fail: fail)
+        context.outputs = record.outputs
+        context.name = record.name
+        let imported = try definition.importing(context)
+        (op, inputs) = (imported.op, imported.inputs)
+        constants.merge(imported.constants) { _, new in new }
       case "Concat":
         guard attributes.has("axis") else { throw fail("missing attribute 'axis'") }
         op = .concat(axis: try attributes.int("axis", 1))
@@ -281,9 +207,6 @@ public enum ONNXImporter {
       case "ReduceMean":
         op = .reduceMean(axes: try attributes.ints("axes"), keepDims: try attributes.int("keepdims", 1) != 0,
                          noopWithEmptyAxes: try attributes.int("noop_with_empty_axes", 0) != 0)
-      case "ReduceMax":
-        op = .reduceMax(axes: try attributes.ints("axes"), keepDims: try attributes.int("keepdims", 1) != 0,
-                        noopWithEmptyAxes: try attributes.int("noop_with_empty_axes", 0) != 0)
       case "ConstantOfShape":
         op = .constantOfShape(value: try attributes.tensor("value") ?? Constant(shape: [1], floats: [0]))
       default:

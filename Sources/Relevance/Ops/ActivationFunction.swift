@@ -41,14 +41,26 @@ extension ActivationFunction {
   func forward(_ x: Tensor) -> Tensor { Kernels.elementwise(x) { value($0) } }
 }
 
-/// What an activation's importer sees of its ONNX node.
+/// What an activation's or registered op's importer sees of its ONNX node.
 struct ONNXNodeContext {
+  let opType: String
+  /// The node's name in the file.
+  var name = ""
+  /// The node's outputs as the file names them (optional ones empty).
+  var outputs: [ValueName] = []
   let attributes: ONNXAttributes
   let opset: Int
   /// The node's inputs (trailing empty names removed).
   let inputs: [ValueName]
   let constants: [ValueName: Constant]
   let fail: (String) -> ModelError
+
+  /// A name for a constant this node's import adds (`<node>::<suffix>`), unused so far.
+  func unusedConstantName(_ suffix: String) -> ValueName {
+    var name = "\(self.name)::\(suffix)"
+    while constants[name] != nil { name += "_" }
+    return name
+  }
 
   /// The constant behind input `index`, nil when absent or computed at run time.
   func constantInput(_ index: Int) -> Constant? {

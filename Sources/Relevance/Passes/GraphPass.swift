@@ -96,7 +96,7 @@ public enum Canonicalizer {
         throw graph.error(node, "the weight and bias must be constants")
       case .gemm, .matMul:
         throw graph.error(node, "a dense layer needs a constant weight operand (and for Gemm transA=0)")
-      case .reduceMean, .reduceMax:
+      case .reduceMean:
         throw graph.error(node, "\(node.op.name) is supported over the spatial axes of an NCHW tensor only (as global pooling)")
       case .shape, .gather, .slice, .cast, .constantOfShape:
         throw graph.error(node, "needs constant inputs; computing it on image data is not supported")

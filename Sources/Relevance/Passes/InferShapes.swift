@@ -125,6 +125,8 @@ struct NodeShapes {
     let present = node.inputs.filter { !$0.isEmpty }
     guard !present.isEmpty, present.allSatisfy(graph.isConstant), let x = constant(0) else { return nil }
     switch op {
+    case .registered(let r):
+      return try r.definition.fold(&self)
     case .identity, .dropout, .flatten, .reshape, .squeeze, .unsqueeze:
       return x.reshaped(try outputShape())
     case .cast(let toFloat):
@@ -287,53 +289,14 @@ struct NodeShapes {
       return x
     case .activation, .identity, .dropout, .cast:
       return try shape(0)
-    case .prelu:
-      let x = try shape(0)
-      if let problem = PReluChannels.shapeProblem(slope: try shape(1), x: x) { throw fail(problem) }
-      return x
     case .softmax(let a):
       let x = try shape(0)
       _ = try axis(a, rank: x.count)
       return x
-    case .resize(var resize):
-      let x = try shape(0)
-      guard x.count == 4 else { throw fail("resizes NCHW inputs of rank 4 only, got \(x)") }
-      let given = try requireConstant(1, resize.givesSizes ? "sizes" : "scales")
-      guard given.count == 4 else { throw fail("needs 4 \(resize.givesSizes ? "sizes" : "scales"), got \(given.count)") }
-      if resize.givesSizes {
-        let sizes = given.ints
-        guard sizes[0] == x[0], sizes[1] == x[1], sizes[2] > 0, sizes[3] > 0, sizes[2] <= 1 << 20, sizes[3] <= 1 << 20 else {
-          throw fail("sizes \(sizes) must keep the batch and channel axes of \(x) and be positive")
-        }
-        resize.outputSize = [sizes[2], sizes[3]]
-        resize.scales = [Float(sizes[2]) / Float(x[2]), Float(sizes[3]) / Float(x[3])]
-      } else {
-        let scales = given.floats
-        guard scales[0] == 1, scales[1] == 1, scales[2] > 0, scales[3] > 0, scales[2] <= 4096, scales[3] <= 4096 else {
-          throw fail("scales \(scales) must be 1 on the batch and channel axes and positive (at most 4096)")
-        }
-        resize.outputSize = [Int((Float(x[2]) * scales[2]).rounded(.down)), Int((Float(x[3]) * scales[3]).rounded(.down))]
-        resize.scales = [scales[2], scales[3]]
-        if let problem = resize.fractionalLengthProblem(inputSize: [x[2], x[3]]) { throw fail(problem) }
-      }
-      op = .resize(resize)
-      return [x[0], x[1]] + resize.outputSize!
-    case .layerNorm(let a, let epsilon):
-      let x = try shape(0)
-      let first = try axis(a, rank: x.count)
-      op = .layerNorm(axis: first, epsilon: epsilon)
-      let inner = x[first...].reduce(1, *)
-      for i in 1..<node.inputs.count where !node.inputs[i].isEmpty {
-        guard let c = constant(i) else { throw fail("scale and bias must be constants") }
-        guard c.count == inner || c.count == 1 else {
-          throw fail("parameter '\(node.inputs[i])' of shape \(c.shape) does not match the normalized shape \(Array(x[first...]))")
-        }
-      }
-      return x
-    case .lrn:
-      let x = try shape(0)
-      guard x.count >= 3 else { throw fail("expects an input of rank >= 3, got \(x)") }
-      return x
+    case .registered(let r):
+      let resolved = try r.definition.resolved(self)
+      op = .registered(RegisteredOp(resolved))
+      return try resolved.outputShape(self)
     case .concat(let axisValue):
       let shapes = try node.inputs.indices.map { try shape($0) }
       guard let rank = shapes.first?.count else { throw fail("has no inputs") }
@@ -430,20 +393,27 @@ struct NodeShapes {
       guard x.count == 4 else { throw fail("expects an NCHW input of rank 4, got \(x)") }
       op = .maxPool(Pool2D(window: Window2D(kernelH: x[2], kernelW: x[3]), autoPad: .explicit, countIncludePad: false))
       return [x[0], x[1], 1, 1]
-    case .reduceMean(_, let keepDims, _), .reduceMax(_, let keepDims, _):
+    case .reduceMean(_, let keepDims, _):
       let x = try shape(0)
       let axes = try reducedAxes(rank: x.count)
       return keepDims ? x.indices.map { axes.contains($0) ? 1 : x[$0] } : x.indices.filter { !axes.contains($0) }.map { x[$0] }
     }
   }
 
-  /// The axes a ReduceMean averages over, normalized; empty for the no-op.
+  /// The axes a ReduceMean (or a registered reduction) reduces, normalized; empty for the no-op.
   func reducedAxes(rank: Int) throws -> Set<Int> {
-    let attributeAxes: [Int]?, noop: Bool
     switch op {
-    case .reduceMean(let a, _, let n), .reduceMax(let a, _, let n): (attributeAxes, noop) = (a, n)
+    case .reduceMean(let a, _, let n): return try reducedAxes(rank: rank, attributeAxes: a, noopWithEmptyAxes: n)
+    case .registered(let r):
+      if let reduce = r.definition as? ReduceExtremum { return try reduce.reducedAxes(self, rank: rank) }
+      return []
     default: return []
     }
+  }
+
+  /// The ONNX reduction axes (opset 18: the `axes` input when `attributeAxes` is nil), normalized:
+  /// none given is every axis, or none with `noopWithEmptyAxes`.
+  func reducedAxes(rank: Int, attributeAxes: [Int]?, noopWithEmptyAxes noop: Bool) throws -> Set<Int> {
     if attributeAxes == nil, node.inputs.count > 1, !node.inputs[1].isEmpty, constant(1) == nil {
       throw fail("its axes input must be a constant or computable from shapes")
     }

@@ -1,7 +1,8 @@
 /// ReduceMean over the spatial axes (2, 3) of an NCHW tensor, as the current torch exporter
 /// writes adaptive average pooling to 1×1, as GlobalAveragePool, followed by a Flatten when
 /// the reduced axes are dropped (keepdims = 0); ReduceMax likewise as GlobalMaxPool (which
-/// shape inference turns into a MaxPool over the whole plane).
+/// shape inference turns into a MaxPool over the whole plane). Other ReduceMax/ReduceMin
+/// reductions stay `ReduceExtremum` nodes.
 public struct LowerReduceMean: GraphPass {
   public init() {}
   public var name: String { "lower-reduce-mean" }
@@ -14,7 +15,9 @@ public struct LowerReduceMean: GraphPass {
       let pooling: Op, keepDims: Bool
       switch node.op {
       case .reduceMean(_, let keep, _): (pooling, keepDims) = (.globalAvgPool, keep)
-      case .reduceMax(_, let keep, _): (pooling, keepDims) = (.globalMaxPool, keep)
+      case .registered(let r):
+        guard let reduce = r.definition as? ReduceExtremum, reduce.kind == .max else { index += 1; continue }
+        (pooling, keepDims) = (.globalMaxPool, reduce.keepDims)
       default: index += 1; continue
       }
       guard let shape = graph.shapes[node.inputs[0]], shape.count == 4,

@@ -18,7 +18,7 @@ enum RuleTarget: CaseIterable, Hashable, Sendable {
     case .globalAvgPool: self = .globalAvgPool
     case .elementwise(let op) where node.inputs.count == 2 && !node.inputs.contains(where: graph.isConstant):
       self = op == .add ? .sum : (op == .mul ? .product : .other)
-    case .layerNorm: self = .layerNorm
+    case .registered(let r): self = r.ruleTarget
     default: self = .other
     }
   }
@@ -33,8 +33,7 @@ enum RuleTarget: CaseIterable, Hashable, Sendable {
     case "GlobalAveragePool": return [.globalAvgPool]
     case "Add": return [.sum, .other]
     case "Mul": return [.product, .other]
-    case "LayerNormalization": return [.layerNorm]
-    default: return [.other]
+    default: return [OperatorRegistry.type(opName: opName)?.ruleTarget ?? .other]
     }
   }
 

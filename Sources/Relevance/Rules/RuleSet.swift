@@ -285,9 +285,9 @@ extension RuleSet {
   /// Op names a `op:` matcher accepts: the canonical ops as `Op.name` prints them.
   public static let opNames = [
     "Conv", "ConvTranspose", "Dense", "MaxPool", "AveragePool", "GlobalAveragePool",
-    "LRN", "LayerNormalization", "Resize", "Affine", "Concat", "Add", "Sub", "Mul", "Div", "Pad", "Softmax", "Transpose",
-    "Flatten", "Reshape", "Squeeze", "Unsqueeze", "PRelu",
-  ] + ActivationRegistry.opNames
+    "Affine", "Concat", "Add", "Sub", "Mul", "Div", "Pad", "Softmax", "Transpose",
+    "Flatten", "Reshape", "Squeeze", "Unsqueeze",
+  ] + ActivationRegistry.opNames + OperatorRegistry.opNames
   /// Op groups a `op:` matcher accepts.
   public static let opGroups: [(name: String, ops: [String])] = [
     ("linear", ["Conv", "ConvTranspose", "Dense"]),

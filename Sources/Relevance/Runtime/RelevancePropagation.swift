@@ -196,6 +196,8 @@ extension RelevancePlan {
       return [(x, layerNormCentering(r, input: values[x]!, axis: axis, epsilon: epsilon, zeros: &zeros))]
     case .layerNormGradient(let axis, let epsilon, let scale):
       return [(x, layerNormGradient(r, input: values[x]!, axis: axis, epsilon: epsilon, scale: scale))]
+    case .registered(let step):
+      return step.apply(r, values, k)
     case .lrnGradient(let p):
       return [(x, lrnGradient(r, input: values[x]!, p))]
     case .residualSplit:

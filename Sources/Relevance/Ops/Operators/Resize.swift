@@ -97,7 +97,7 @@ public struct Resize2D: Equatable, Sendable {
 
   /// Reads the attributes of an ONNX Resize node (defaults: nearest, half_pixel,
   /// round_prefer_floor); modes and options clrp does not implement are errors.
-  static func importing(_ a: ONNXAttributes, fail: (String) -> ModelError) throws -> Resize2D {
+  static func attributes(_ a: ONNXAttributes, fail: (String) -> ModelError) throws -> Resize2D {
     let modeName = try a.string("mode", "nearest")
     guard let mode = Mode(rawValue: modeName) else { throw fail("mode '\(modeName)' is not supported (nearest, linear)") }
     let coordinateName = try a.string("coordinate_transformation_mode", "half_pixel")
@@ -112,4 +112,115 @@ public struct Resize2D: Equatable, Sendable {
     guard policy == "stretch" else { throw fail("keep_aspect_ratio_policy '\(policy)' is not supported") }
     return Resize2D(mode: mode, coordinates: coordinates, rounding: rounding)
   }
+}
+
+/// Resize and Upsample in the op registry: `[x, scales or sizes]`, the output size and scales
+/// resolved by shape inference. Relevance (rule family `other`): `pass` and `gradient` are both
+/// the adjoint (`resizeAdjoint`). Output ≥ 0 where the input is.
+extension Resize2D: OperatorDefinition {
+  static let opNames = ["Resize"]
+  static let onnxNames = ["Resize", "Upsample"]
+  var opName: String { "Resize" }
+  public var description: String { "Resize(\(mode.rawValue), \(coordinates.rawValue))" }
+
+  static func importing(_ node: ONNXNodeContext) throws -> ImportedNode {
+    node.opType == "Upsample" ? try importingUpsample(node) : try importingResize(node)
+  }
+
+  private static func importingResize(_ node: ONNXNodeContext) throws -> ImportedNode {
+    var resize = try Resize2D.attributes(node.attributes, fail: node.fail)
+    let opset = node.opset, inputs = node.inputs
+    if opset < 11 {
+      // Resize-10 has only `mode`; it resamples as Upsample does (asymmetric coordinates,
+      // nearest rounding down), not with opset 11's defaults (half_pixel).
+      resize = Resize2D(mode: resize.mode, coordinates: .asymmetric, rounding: .floor)
+      if resize.mode == .nearest, let scales = node.constantInput(1), scales.floats.contains(where: { $0 < 1 }) {
+        throw node.fail("nearest downsampling (scales \(scales.floats)) in opset \(opset) is not supported: onnxruntime rounds positions up there; export with opset 11 or later")
+      }
+    }
+    let scalesIndex = opset < 11 ? 1 : 2, sizesIndex = opset < 11 ? -1 : 3
+    if sizesIndex > 0, sizesIndex < inputs.count, !inputs[sizesIndex].isEmpty {
+      resize.givesSizes = true
+      return ImportedNode(op: .registered(resize), inputs: [inputs[0], inputs[sizesIndex]])
+    } else if scalesIndex < inputs.count, !inputs[scalesIndex].isEmpty {
+      return ImportedNode(op: .registered(resize), inputs: [inputs[0], inputs[scalesIndex]])
+    }
+    throw node.fail("needs 'scales' or 'sizes'")
+  }
+
+  /// Upsample (opsets 7 to 9, deprecated in 10) is Resize with asymmetric coordinates and,
+  /// in nearest mode, the input position rounded down (ONNX Upsample-7/9 reference;
+  /// onnxruntime's "simple" nearest mode for scales ≥ 1). Scales: attribute (7), input (9).
+  private static func importingUpsample(_ node: ONNXNodeContext) throws -> ImportedNode {
+    let modeName = try node.attributes.string("mode", "nearest")
+    guard let mode = Mode(rawValue: modeName) else { throw node.fail("mode '\(modeName)' is not supported (nearest, linear)") }
+    let scales: [Float]
+    var imported = ImportedNode(op: .registered(Resize2D(mode: mode, coordinates: .asymmetric, rounding: .floor)), inputs: [])
+    if let given = try node.attributes.floats("scales") {
+      scales = given
+      let name = node.unusedConstantName("scales")
+      imported.constants[name] = Constant(shape: [given.count], floats: given)
+      imported.inputs = [node.inputs[0], name]
+    } else if node.inputs.count >= 2, !node.inputs[1].isEmpty {
+      guard let given = node.constantInput(1) else {
+        throw node.fail("the scales input '\(node.inputs[1])' is not a constant; clrp needs constant scales")
+      }
+      scales = given.floats
+      imported.inputs = [node.inputs[0], node.inputs[1]]
+    } else {
+      throw node.fail("needs 'scales' (attribute in opset 7, input in opset 9)")
+    }
+    // Below 1 the specification gives no result and onnxruntime rounds up instead of down.
+    guard scales.allSatisfy({ $0 >= 1 }) else { throw node.fail("scales \(scales) must be at least 1 (Upsample does not downsample; use Resize)") }
+    return imported
+  }
+
+  /// The output size and scales from the `scales` or `sizes` input.
+  func resolved(_ node: NodeShapes) throws -> Resize2D {
+    var resize = self
+    let x = try node.shape(0)
+    guard x.count == 4 else { throw node.fail("resizes NCHW inputs of rank 4 only, got \(x)") }
+    let given = try node.requireConstant(1, resize.givesSizes ? "sizes" : "scales")
+    guard given.count == 4 else { throw node.fail("needs 4 \(resize.givesSizes ? "sizes" : "scales"), got \(given.count)") }
+    if resize.givesSizes {
+      let sizes = given.ints
+      guard sizes[0] == x[0], sizes[1] == x[1], sizes[2] > 0, sizes[3] > 0, sizes[2] <= 1 << 20, sizes[3] <= 1 << 20 else {
+        throw node.fail("sizes \(sizes) must keep the batch and channel axes of \(x) and be positive")
+      }
+      resize.outputSize = [sizes[2], sizes[3]]
+      resize.scales = [Float(sizes[2]) / Float(x[2]), Float(sizes[3]) / Float(x[3])]
+    } else {
+      let scales = given.floats
+      guard scales[0] == 1, scales[1] == 1, scales[2] > 0, scales[3] > 0, scales[2] <= 4096, scales[3] <= 4096 else {
+        throw node.fail("scales \(scales) must be 1 on the batch and channel axes and positive (at most 4096)")
+      }
+      resize.outputSize = [Int((Float(x[2]) * scales[2]).rounded(.down)), Int((Float(x[3]) * scales[3]).rounded(.down))]
+      resize.scales = [scales[2], scales[3]]
+      if let problem = resize.fractionalLengthProblem(inputSize: [x[2], x[3]]) { throw node.fail(problem) }
+    }
+    return resize
+  }
+
+  func outputShape(_ node: NodeShapes) throws -> [Int] {
+    let x = try node.shape(0)
+    return [x[0], x[1]] + (try resolved(node).outputSize!)
+  }
+
+  func forwardKernel(_ node: Node, in graph: Graph) throws -> @Sendable ([Tensor]) -> Tensor {
+    let (rows, columns) = taps(inputShape: graph.shapes[node.inputs[0]]!)
+    return { Kernels.resize2d($0[0], rows: rows, columns: columns) }
+  }
+
+  func outputIsNonNegative(inputs: [Bool]) -> Bool { inputs.allSatisfy { $0 } }
+
+  func backward(_ rule: Rule, node: Node, graph: Graph) throws -> RelevancePlan.Backward? {
+    guard rule == .pass || rule == .gradient else { return nil }
+    let (rows, columns) = taps(inputShape: graph.shapes[node.inputs[0]]!)
+    return .resizeAdjoint(rows: rows, columns: columns)
+  }
+}
+
+extension Op {
+  /// A Resize as an op, for code that builds graphs (`[x, scales or sizes]`).
+  public static func resize(_ resize: Resize2D) -> Op { .registered(resize) }
 }
