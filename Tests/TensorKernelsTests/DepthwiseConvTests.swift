@@ -1,5 +1,6 @@
 import XCTest
 import TensorKernels
+import CKernels
 
 /// The direct depthwise kernel (`conv2dDepthwise`, one filter per channel) against the 7-loop
 /// `referenceConv`, over the shapes MobileNets and EfficientNets use (3×3 and 5×5, stride 1 and
@@ -72,6 +73,54 @@ final class DepthwiseConvTests: XCTestCase {
       assertClose(gx, referenceConvTransposed(gy, w, window: c.window, group: c.group, inputShape: c.input), c.name)
       let lhs = dot(y.data, gy.data), rhs = dot(x.data, gx.data)
       assertClose(lhs.value, rhs.value, magnitude: lhs.magnitude + rhs.magnitude, "\(c.name): <conv(x), g> = <x, convᵀ(g)>")
+    }
+  }
+
+  /// Every instruction-set variant of the C plane kernel `clrp_depthwise_plane_at_level`, called
+  /// directly on planes zero-padded here by hand as its contract asks (32 readable floats after
+  /// each row's last tap, filled with a large value that must not leak into the outputs),
+  /// against `referenceConv`, without and with a clamp (ReLU6, where NaN-free outputs of 0 to 6).
+  func testEveryInstructionSetVariantOfThePlaneKernelMatchesDirectConvolution() {
+    var rng = SplitMix64(seed: 24)
+    for c in Self.cases {
+      let x = rng.tensor(c.input, scale: 4)
+      let w = rng.tensor([c.filters, 1, c.window.kernelH, c.window.kernelW])
+      let bias = rng.floats(c.filters)
+      let expected = referenceConv(x, w, bias: bias, window: c.window, group: c.group)
+      let (n, channels, h, wd) = (c.input[0], c.input[1], c.input[2], c.input[3])
+      let (oH, oW) = (expected.shape[2], expected.shape[3])
+      let win = c.window
+      let rows = max(win.padTop + h, (oH - 1) * win.strideH + (win.kernelH - 1) * win.dilationH + 1)
+      let reach = max(win.padLeft + wd, (oW - 1) * win.strideW + (win.kernelW - 1) * win.dilationW + 1)
+      let rowStride = reach + 32
+      for (level, name) in instructionSetLevels {
+        for clamp in [nil, Clamp(lower: 0, upper: 6)] {
+          var geometry = clrp_depthwise_geometry(
+            out_h: oH, out_w: oW, kernel_h: win.kernelH, kernel_w: win.kernelW, stride_h: win.strideH,
+            stride_w: win.strideW, dilation_h: win.dilationH, dilation_w: win.dilationW, row_stride: rowStride,
+            clamps: clamp == nil ? 0 : 1, lower: clamp?.lower ?? 0, upper: clamp?.upper ?? 0)
+          var y = [Float](repeating: .nan, count: n * channels * oH * oW)
+          for p in 0..<(n * channels) {
+            // Zero inside the window's reach, 1e30 in the slack the vector loads may read.
+            var padded = [Float](repeating: 1e30, count: rows * rowStride + 32)
+            for r in 0..<rows { for col in 0..<reach { padded[r * rowStride + col] = 0 } }
+            for r in 0..<h {
+              for col in 0..<wd { padded[(win.padTop + r) * rowStride + win.padLeft + col] = x.data[(p * h + r) * wd + col] }
+            }
+            let channel = p % channels
+            w.data.withUnsafeBufferPointer { wb in
+              y.withUnsafeMutableBufferPointer { yb in
+                clrp_depthwise_plane_at_level(Int32(level), &geometry, padded, wb.baseAddress! + channel * win.kernelH * win.kernelW,
+                                              bias[channel], yb.baseAddress! + p * oH * oW)
+              }
+            }
+          }
+          var reference = expected
+          if let clamp { reference.values = reference.values.map { Swift.min(Swift.max($0, Double(clamp.lower)), Double(clamp.upper)) } }
+          assertClose(Tensor(shape: expected.shape, data: y), reference,
+                      "\(c.name), \(name)\(clamp == nil ? "" : ", clamped to [0, 6]")")
+        }
+      }
     }
   }
 }

@@ -1,0 +1,72 @@
+#ifndef CLRP_CKERNELS_H
+#define CLRP_CKERNELS_H
+
+#include <stddef.h>
+
+/// Float kernels in C, each compiled for baseline x86-64 (SSE2), for AVX2+FMA and for AVX-512F
+/// (instantiate_variants.h); a call runs the variant of the CPU's level (`clrp_cpu_level`), so
+/// one binary runs on any x86-64 (no ifunc, no -march: plain dispatch, so a static or dynamic
+/// glibc makes no difference). They live in C because Swift compiles for baseline x86-64 only
+/// and has no per-function target attributes. The `_at_level` forms run a given variant (lowered
+/// to what the CPU has), for tests comparing the variants and for benchmarks.
+
+/// Instruction-set levels, in increasing order.
+enum { CLRP_LEVEL_BASELINE = 0, CLRP_LEVEL_AVX2 = 1, CLRP_LEVEL_AVX512 = 2 };
+
+/// The highest level this CPU supports (AVX2 needs AVX2 and FMA; AVX-512 needs those and
+/// AVX-512F), lowered by the environment variable CLRP_KERNEL_LEVEL=baseline|avx2 if set; read once.
+int clrp_cpu_level(void);
+
+// MARK: Smooth activations
+
+/// Smooth activations over a float buffer, `y[i] = f(x[i])` for 0 <= i < count. `x` and `y`
+/// may be the same buffer but must not otherwise overlap.
+///
+/// σ from e = e^−|x| (never overflowing), e^−|x| by Cody–Waite range reduction and a degree-7
+/// Taylor polynomial, flushed to 0 below e^−87 (activation_kernels.h); 1 / (1 + e) by a
+/// division, or on AVX-512 by a reciprocal estimate and one Newton step (vector_ops.h).
+/// Relative error measured against double precision on a 8.7e−5 grid over [−87, 87]: see
+/// Docs/PERFORMANCE.md; SmoothActivationTests asserts 5e−7 for every variant. NaN stays NaN.
+
+/// σ(x) = 1 / (1 + e^−x).
+void clrp_sigmoid(const float *x, float *y, size_t count);
+/// SiLU: x · σ(x).
+void clrp_silu(const float *x, float *y, size_t count);
+void clrp_sigmoid_at_level(int level, const float *x, float *y, size_t count);
+void clrp_silu_at_level(int level, const float *x, float *y, size_t count);
+
+// MARK: Depthwise convolution
+
+/// The window of one depthwise convolution plane and its zero-padded input (all counts >= 1).
+typedef struct {
+  /// The output plane, `out_h × out_w`, written row-major without gaps.
+  size_t out_h, out_w;
+  size_t kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w;
+  /// Floats from one padded input row to the next.
+  size_t row_stride;
+  /// Whether outputs are clamped to [lower, upper] (`max` first, NaN becoming `lower`, then `min`).
+  int clamps;
+  float lower, upper;
+} clrp_depthwise_geometry;
+
+/// One plane of a depthwise convolution from its zero-padded input:
+///
+///     y[oh, ow] = bias + Σ_{i,j} padded[(oh·stride_h + i·dilation_h)·row_stride + ow·stride_w + j·dilation_w] · weight[i·kernel_w + j]
+///
+/// then clamped if `clamps`. Every tap must lie inside `padded`, and 32 more floats must be
+/// readable after each row's last tap (vector loads read past it; those lanes are discarded).
+/// Outputs go LANES at a time along a row (8 on SSE2 and AVX2, 16 on AVX-512), the row's last
+/// vector partial; 3×3 and 5×5 windows of stride 1 or 2 get loops with constant bounds.
+void clrp_depthwise_plane(const clrp_depthwise_geometry *geometry, const float *padded, const float *weight,
+                          float bias, float *y);
+void clrp_depthwise_plane_at_level(int level, const clrp_depthwise_geometry *geometry, const float *padded,
+                                   const float *weight, float bias, float *y);
+
+// MARK: Plane means
+
+/// `y[p] = (Σ_k x[p·size + k]) / size` for 0 <= p < planes (0 when size is 0), summed in double
+/// precision (ONNX GlobalAveragePool over `planes = N·C` planes of `size` values).
+void clrp_plane_means(const float *x, size_t planes, size_t size, float *y);
+void clrp_plane_means_at_level(int level, const float *x, size_t planes, size_t size, float *y);
+
+#endif
