@@ -26,6 +26,12 @@ INLINE void NAME(depthwise_rows)(const clrp_depthwise_geometry *g, const float *
                                  float *y, size_t kh, size_t kw, size_t sw, size_t dw) {
   const size_t sh = g->stride_h, dh = g->dilation_h, row_stride = g->row_stride, ow_count = g->out_w;
   const VF lower = NAME(splat)(g->lower), upper = NAME(splat)(g->upper);
+  // Windows of up to 5×5 keep their taps in vector registers (AVX-512 has 32) across the plane,
+  // so that each multiply-add loads only its inputs.
+  enum { MAX_HELD_TAPS = 25 };
+  const int held = kh * kw <= MAX_HELD_TAPS;
+  VF taps[MAX_HELD_TAPS];
+  if (held) for (size_t t = 0; t < kh * kw; t++) taps[t] = NAME(splat)(w[t]);
   for (size_t oh = 0; oh < g->out_h; oh++) {
     const float *top = padded + oh * sh * row_stride;
     float *out = y + oh * ow_count;
@@ -36,8 +42,10 @@ INLINE void NAME(depthwise_rows)(const clrp_depthwise_geometry *g, const float *
       for (size_t i = 0; i < kh; i++) {
         const float *line = top + i * dh * row_stride + ow * sw;
         for (size_t j = 0; j < kw; j++) {
-          VF product = NAME(splat)(w[i * kw + j]) * NAME(depthwise_inputs)(line + j * dw, sw, n);
-          if (i % 2 == 0) even += product; else odd += product;
+          // One expression each, so that the multiply-add contracts to an FMA where there is one.
+          VF inputs = NAME(depthwise_inputs)(line + j * dw, sw, n);
+          VF tap = held ? taps[i * kw + j] : NAME(splat)(w[i * kw + j]);
+          if (i % 2 == 0) even = even + tap * inputs; else odd = odd + tap * inputs;
         }
       }
       VF sum = even + odd;

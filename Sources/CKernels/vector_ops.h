@@ -1,6 +1,14 @@
 // Helpers over VF/VI vectors of LANES lanes, included once per variant by instantiate_variants.h.
 
-INLINE VF NAME(splat)(float v) { VF zero = {0}; return zero + v; }
+/// `v` in every lane (a shuffle, not `0 + v`, which the compiler may not fold: 0 + −0 is +0).
+INLINE VF NAME(splat)(float v) {
+  VF first = {v};
+#if LANES == 16
+  return __builtin_shufflevector(first, first, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+#else
+  return __builtin_shufflevector(first, first, 0, 0, 0, 0, 0, 0, 0, 0);
+#endif
+}
 INLINE VI NAME(bits)(VF v) { return (VI)v; }
 /// Lanes of `a` where `mask` is all ones, of `b` elsewhere.
 INLINE VF NAME(select)(VI mask, VF a, VF b) { return (VF)((mask & NAME(bits)(a)) | (~mask & NAME(bits)(b))); }

@@ -84,8 +84,8 @@ extension Kernels {
     return Tensor(shape: [s.n, s.m, s.oH, s.oW], data: data)
   }
 
-  /// The im2col path of `conv2d`, slab by slab of output rows: `W_g · columns`, then bias and clamp
-  /// in one pass over the slab (`biasAndClamp`). Without
+  /// The im2col path of `conv2d`, slab by slab of output rows: the bias written into the slab,
+  /// `W_g · columns` added to it, then the clamp in one pass over the slab (`biasAndClamp`). Without
   /// `columns` (a pointwise window) the input rows themselves are the right-hand matrix.
   static func conv2dSlabs(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: [Float]?, shape s: ConvShape,
                           window: Window2D, clamp: Clamp?, y: UnsafeMutablePointer<Float>,
@@ -108,10 +108,14 @@ extension Kernels {
           } else {
             (b, ldb) = (image + r0 * s.oW, inPlane)
           }
+          // With a bias, the slab starts as the bias and the GEMM adds to it (beta 1): OpenBLAS
+          // would otherwise zero it first (beta 0) and the bias take one more pass over it.
+          if let bias {
+            for f in 0..<s.mg { (out + r0 * s.oW + f * plane).update(repeating: bias[g * s.mg + f], count: cols) }
+          }
           sgemm(m: s.mg, n: cols, k: s.kSize, a: weight + g * s.mg * s.kSize, lda: s.kSize,
-                b: b, ldb: ldb, beta: 0, c: out + r0 * s.oW, ldc: plane)
-          biasAndClamp(out + r0 * s.oW, rows: s.mg, count: cols, stride: plane,
-                       bias: bias, firstBias: g * s.mg, clamp: clamp)
+                b: b, ldb: ldb, beta: bias == nil ? 0 : 1, c: out + r0 * s.oW, ldc: plane)
+          biasAndClamp(out + r0 * s.oW, rows: s.mg, count: cols, stride: plane, bias: nil, clamp: clamp)
         }
       }
     }
