@@ -6,15 +6,16 @@
 /// x = n·ln 2 + r with n = round(x / ln 2), |r| <= ln 2 / 2, ln 2 split into a high part exact in
 /// float and a low correction (0.693359375 − 2.1219444e−4; n found by the round-to-nearest of
 /// adding 1.5·2^23); e^r by its Taylor polynomial of degree 7 (truncation error below
-/// (ln 2 / 2)^8 / 8! ≈ 5e−9, under float rounding); 2^n written into the exponent bits.
+/// (ln 2 / 2)^8 / 8! ≈ 5e−9, under float rounding); then scaled by 2^n, written into the exponent
+/// bits (or by `vscalefps` on AVX-512).
 /// For x < −87, where e^x (< 1.65e−38) nears the subnormal range (below 1.18e−38), the result is
 /// 0: subnormal activations would make every later multiplication ~100 times slower on x86 (a
 /// squeeze-and-excitation gate of 1e−35 times a signal of 1e−3 is subnormal, and the next 1×1
 /// conv's GEMM crawls), and an absolute error below 1.7e−38 is negligible beside 1 in the
-/// logistic functions. A NaN lane gives an unspecified number; callers put NaN back where the
-/// input was NaN. With FMA (the AVX2 and AVX-512 variants) `p * r + c` contracts to one rounding.
+/// logistic functions. NaN gives NaN (the clamp and the flush keep a NaN lane as it is). With FMA
+/// (the AVX2 and AVX-512 variants) `p * r + c` contracts to one rounding.
 INLINE VF NAME(negative_exp)(VF x) {
-  VI tiny = ~(x >= NAME(splat)(-87.0f));  // x < −87 or NaN
+  VI tiny = x < NAME(splat)(-87.0f);  // false for NaN
   VF clamped = NAME(select)(tiny, NAME(splat)(-87.0f), x);
   VF shifted = clamped * 1.44269504f + 12582912.0f;
   VF n = shifted - 12582912.0f;
@@ -27,18 +28,22 @@ INLINE VF NAME(negative_exp)(VF x) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
+#ifdef VARIANT_AVX512
+  VF y = (VF)_mm512_scalef_ps((__m512)p, (__m512)n);
+#else
   VI exponent = (NAME(bits)(shifted) - 0x4B400000 + 127) << 23;  // 2^n
   VF y = p * (VF)exponent;
-  return NAME(select)(x < NAME(splat)(-87.0f), NAME(splat)(0.0f), y);
+#endif
+  return NAME(select)(tiny, NAME(splat)(0.0f), y);
 }
 
 /// σ(x) from e = e^−|x|: 1 / (1 + e) for x >= 0, e / (1 + e) for x < 0; NaN stays NaN.
 INLINE VF NAME(logistic)(VF x) {
   VI negative = x < NAME(splat)(0.0f);
-  VF e = NAME(negative_exp)(NAME(select)(negative, x, -x));
+  VF minus_abs = (VF)(NAME(bits)(x) | (VI)NAME(bits)(NAME(splat)(-0.0f)));  // −|x|: the sign bit set
+  VF e = NAME(negative_exp)(minus_abs);
   VF s = NAME(reciprocal_1_2)(1.0f + e);
-  VF y = NAME(select)(negative, s * e, s);
-  return NAME(select)(x != x, x, y);
+  return NAME(select)(negative, s * e, s);
 }
 
 INLINE VF NAME(silu)(VF x) { return x * NAME(logistic)(x); }
