@@ -44,7 +44,8 @@ extension Kernels {
 
 extension Kernels {
   /// The input-gradient (transposed convolution) of a depthwise `conv2d` (see `isDepthwise`), by
-  /// direct scatter, plane by plane:
+  /// direct scatter, plane by plane (`clrp_depthwise_transposed_plane`, C, AVX-512 / AVX2 / SSE2
+  /// chosen at run time):
   ///
   ///     x̂[n, c, oh·sH − padTop + i·dH, ow·sW − padLeft + j·dW] += gradOut[n, c, oh, ow] · W[c, 0, i, j]
   ///
@@ -52,31 +53,17 @@ extension Kernels {
   /// row at once. Writes all of `x` (`[N, C, H, W]`); input positions no window reads are 0.
   static func conv2dDepthwiseTransposed(_ gradOut: UnsafePointer<Float>, weight: UnsafePointer<Float>, shape s: ConvShape,
                                         window: Window2D, x: UnsafeMutablePointer<Float>) {
-    let rows = PoolAxis(outputs: s.oH, size: s.h, kernel: window.kernelH, stride: window.strideH,
-                        dilation: window.dilationH, padBegin: window.padTop, padEnd: window.padBottom)
-    let (kH, kW, dH, dW, sW) = (window.kernelH, window.kernelW, window.dilationH, window.dilationW, window.strideW)
-    let spans = (0..<kW).map { j in
-      validOutputRange(offset: j * dW - window.padLeft, stride: sW, size: s.w, outputs: s.oW)
-    }
+    let (kH, kW) = (window.kernelH, window.kernelW)
     let planes = s.n * s.c, inPlane = s.h * s.w, outPlane = s.oH * s.oW
+    if inPlane == 0 { return }
+    let geometry = clrp_depthwise_transposed_geometry(
+      in_h: s.h, in_w: s.w, out_h: s.oH, out_w: s.oW, kernel_h: kH, kernel_w: kW,
+      stride_h: window.strideH, stride_w: window.strideW, dilation_h: window.dilationH, dilation_w: window.dilationW,
+      pad_top: window.padTop, pad_left: window.padLeft)
     parallelChunks(planes, work: planes * (inPlane + outPlane * kH * kW)) { range in
-      for p in range {
-        let w = weight + (p % s.c) * kH * kW, grad = gradOut + p * outPlane, plane = x + p * inPlane
-        plane.update(repeating: 0, count: inPlane)
-        for oh in 0..<s.oH {
-          let source = grad + oh * s.oW
-          for i in rows.lo[oh]..<rows.hi[oh] {
-            let line = plane + (oh * window.strideH - window.padTop + i * dH) * s.w
-            for j in 0..<kW {
-              let tap = w[i * kW + j], (lo, hi) = spans[j]
-              let start = line + j * dW - window.padLeft
-              if sW == 1 {
-                for ow in lo..<hi { start[ow] += tap * source[ow] }
-              } else {
-                for ow in lo..<hi { start[ow * sW] += tap * source[ow] }
-              }
-            }
-          }
+      withUnsafePointer(to: geometry) { geometry in
+        for p in range {
+          clrp_depthwise_transposed_plane(geometry, gradOut + p * outPlane, weight + (p % s.c) * kH * kW, x + p * inPlane)
         }
       }
     }

@@ -123,4 +123,38 @@ final class DepthwiseConvTests: XCTestCase {
       }
     }
   }
+
+  /// Every instruction-set variant of `clrp_depthwise_transposed_plane_at_level` against
+  /// `referenceConvTransposed`, on planes written into a buffer with a NaN guard after the last
+  /// plane (the kernel must write exactly its plane: zeroing it first, nothing past it).
+  func testEveryInstructionSetVariantOfTheTransposedPlaneKernelMatchesDirectScatter() {
+    var rng = SplitMix64(seed: 25)
+    for c in Self.cases {
+      let (n, channels, h, wd) = (c.input[0], c.input[1], c.input[2], c.input[3])
+      let win = c.window
+      let (oH, oW) = win.outputSize(height: h, width: wd)
+      let w = rng.tensor([c.filters, 1, win.kernelH, win.kernelW])
+      let gy = rng.tensor([n, channels, oH, oW])
+      let expected = referenceConvTransposed(gy, w, window: win, group: c.group, inputShape: c.input)
+      var geometry = clrp_depthwise_transposed_geometry(
+        in_h: h, in_w: wd, out_h: oH, out_w: oW, kernel_h: win.kernelH, kernel_w: win.kernelW, stride_h: win.strideH,
+        stride_w: win.strideW, dilation_h: win.dilationH, dilation_w: win.dilationW, pad_top: win.padTop, pad_left: win.padLeft)
+      for (level, name) in instructionSetLevels {
+        var x = [Float](repeating: .nan, count: n * channels * h * wd + 1)
+        for p in 0..<(n * channels) {
+          gy.data.withUnsafeBufferPointer { gb in
+            w.data.withUnsafeBufferPointer { wb in
+              x.withUnsafeMutableBufferPointer { xb in
+                clrp_depthwise_transposed_plane_at_level(Int32(level), &geometry, gb.baseAddress! + p * oH * oW,
+                                                         wb.baseAddress! + (p % channels) * win.kernelH * win.kernelW,
+                                                         xb.baseAddress! + p * h * wd)
+              }
+            }
+          }
+        }
+        XCTAssert(x.last!.isNaN, "\(c.name), \(name): wrote past the last plane")
+        assertClose(Tensor(shape: c.input, data: Array(x.dropLast())), expected, "\(c.name), \(name)")
+      }
+    }
+  }
 }

@@ -62,6 +62,25 @@ void clrp_depthwise_plane(const clrp_depthwise_geometry *geometry, const float *
 void clrp_depthwise_plane_at_level(int level, const clrp_depthwise_geometry *geometry, const float *padded,
                                    const float *weight, float bias, float *y);
 
+/// The window of one transposed depthwise convolution plane (all counts >= 1 except the pads).
+typedef struct {
+  /// The input plane `in_h × in_w` (written) and the output-gradient plane `out_h × out_w` (read).
+  size_t in_h, in_w, out_h, out_w;
+  size_t kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
+} clrp_depthwise_transposed_geometry;
+
+/// The input-gradient of one depthwise convolution plane (the adjoint of `clrp_depthwise_plane`
+/// without bias and clamp): zeroes `x`, then
+///
+///     x[oh·stride_h − pad_top + i·dilation_h, ow·stride_w − pad_left + j·dilation_w] += grad[oh, ow] · weight[i·kernel_w + j]
+///
+/// over the taps inside the plane, one tap and output row at a time (stride 1 and 2 along the row
+/// in vectors). Writes exactly `x[0 ..< in_h·in_w]`.
+void clrp_depthwise_transposed_plane(const clrp_depthwise_transposed_geometry *geometry, const float *grad,
+                                     const float *weight, float *x);
+void clrp_depthwise_transposed_plane_at_level(int level, const clrp_depthwise_transposed_geometry *geometry,
+                                              const float *grad, const float *weight, float *x);
+
 // MARK: Plane means
 
 /// `y[p] = (Σ_k x[p·size + k]) / size` for 0 <= p < planes (0 when size is 0), summed in double
