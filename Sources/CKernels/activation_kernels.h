@@ -1,4 +1,4 @@
-// The logistic kernels of activations.c, compiled once per variant by instantiate_variants.h.
+// The activation kernels of activations.c, compiled once per variant by instantiate_variants.h.
 
 /// e^x for LANES floats at once, for x <= 0 (the logistic kernels only need e^−|x|).
 ///
@@ -54,6 +54,23 @@ INLINE VF NAME(silu)(VF x) { return x * NAME(logistic)(x); }
   for (; i + LANES <= count; i += LANES) NAME(store)(y + i, f(NAME(load)(x + i))); \
   if (i < count) NAME(store_first)(y + i, f(NAME(load_first)(x + i, count - i)), count - i);
 
+/// min(1, max(0, v)), NaN staying NaN.
+INLINE VF NAME(unit_clamp)(VF v) {
+  v = NAME(select)(v < NAME(splat)(0.0f), NAME(splat)(0.0f), v);
+  return NAME(select)(v > NAME(splat)(1.0f), NAME(splat)(1.0f), v);
+}
+
+/// x · min(1, max(0, x / 6 + 1/2)) with the gate as (x + 3) · (1/6): near x = −3, where the gate
+/// nears 0, x + 3 is exact, whereas x · (1/6) + 0.5 (one FMA) would carry the error of the
+/// constant 1/6 amplified some thirty times.
+INLINE VF NAME(hard_swish)(VF x) { return x * NAME(unit_clamp)((x + 3.0f) * (1.0f / 6)); }
+
 static void NAME(sigmoid)(const float *x, float *y, size_t count) { MAP_BODY(NAME(logistic)) }
 static void NAME(silu_map)(const float *x, float *y, size_t count) { MAP_BODY(NAME(silu)) }
+static void NAME(hard_swish_map)(const float *x, float *y, size_t count) { MAP_BODY(NAME(hard_swish)) }
+static void NAME(hard_sigmoid_map)(const float *x, float *y, size_t count, float alpha, float beta) {
+#define HARD_SIGMOID(v) NAME(unit_clamp)((v) * alpha + beta)
+  MAP_BODY(HARD_SIGMOID)
+#undef HARD_SIGMOID
+}
 #undef MAP_BODY

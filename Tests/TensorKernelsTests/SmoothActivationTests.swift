@@ -114,6 +114,39 @@ final class SmoothActivationTests: XCTestCase {
     }
   }
 
+  /// Every compiled variant of HardSwish and HardSigmoid against the formulas (HardSigmoid within
+  /// 1e−6 absolute, as `testHardSigmoidAndHardSwishMatchTheFormulas`), for lengths around the
+  /// vector widths; nothing written past `count`.
+  func testEveryInstructionSetVariantOfTheHardActivationsMatchesTheFormulas() {
+    let hardSwish = { (v: Double) in v * Swift.max(0, Swift.min(1, v / 6 + 0.5)) }
+    for x in [specialInputs, randomInputs(seed: 36).data] {
+      for (level, name) in instructionSetLevels {
+        for count in [x.count, 0, 1, 7, 8, 9, 15, 16, 17, 31, 33] where count <= x.count {
+          var y = [Float](repeating: .nan, count: x.count)
+          clrp_hard_swish_at_level(Int32(level), x, &y, count)
+          assertClose(Array(y[..<count]), Array(x[..<count]), hardSwish, "hardSwish_\(name)")
+          XCTAssert(y[count...].allSatisfy { $0.isNaN }, "hardSwish_\(name) wrote past count \(count)")
+          for (alpha, beta) in [(Float(0.2), Float(0.5)), (-0.7, 0.1)] {
+            var z = [Float](repeating: .nan, count: x.count)
+            clrp_hard_sigmoid_at_level(Int32(level), x, &z, count, alpha, beta)
+            for i in 0..<count {
+              let expected = Swift.max(0, Swift.min(1, Double(alpha) * Double(x[i]) + Double(beta)))
+              XCTAssertEqual(Double(z[i]), expected, accuracy: 1e-6, "hardSigmoid_\(name)(\(x[i]))")
+            }
+            XCTAssert(z[count...].allSatisfy { $0.isNaN }, "hardSigmoid_\(name) wrote past count \(count)")
+          }
+        }
+      }
+    }
+    for (level, name) in instructionSetLevels {
+      var y: [Float] = [0, 0, 0]
+      clrp_hard_swish_at_level(Int32(level), [1, .nan, -1], &y, 3)
+      XCTAssert(y[1].isNaN && !y[0].isNaN && !y[2].isNaN, "hardSwish_\(name): NaN")
+      clrp_hard_sigmoid_at_level(Int32(level), [1, .nan, -1], &y, 3, 0.2, 0.5)
+      XCTAssert(y[1].isNaN && !y[0].isNaN && !y[2].isNaN, "hardSigmoid_\(name): NaN")
+    }
+  }
+
   /// A fine grid over [−90, 90] (400 001 points) for every variant: the reciprocal estimate of
   /// the AVX-512 variant must keep the same bound as the division.
   func testEveryVariantHoldsTheBoundOnAFineGrid() {

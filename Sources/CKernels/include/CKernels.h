@@ -17,7 +17,7 @@ enum { CLRP_LEVEL_BASELINE = 0, CLRP_LEVEL_AVX2 = 1, CLRP_LEVEL_AVX512 = 2 };
 /// AVX-512F), lowered by the environment variable CLRP_KERNEL_LEVEL=baseline|avx2 if set; read once.
 int clrp_cpu_level(void);
 
-// MARK: Smooth activations
+// MARK: Activations
 
 /// Smooth activations over a float buffer, `y[i] = f(x[i])` for 0 <= i < count. `x` and `y`
 /// may be the same buffer but must not otherwise overlap.
@@ -34,6 +34,12 @@ void clrp_sigmoid(const float *x, float *y, size_t count);
 void clrp_silu(const float *x, float *y, size_t count);
 void clrp_sigmoid_at_level(int level, const float *x, float *y, size_t count);
 void clrp_silu_at_level(int level, const float *x, float *y, size_t count);
+/// HardSwish: x · min(1, max(0, x / 6 + 1/2)); NaN stays NaN.
+void clrp_hard_swish(const float *x, float *y, size_t count);
+void clrp_hard_swish_at_level(int level, const float *x, float *y, size_t count);
+/// HardSigmoid: min(1, max(0, alpha · x + beta)); NaN stays NaN.
+void clrp_hard_sigmoid(const float *x, float *y, size_t count, float alpha, float beta);
+void clrp_hard_sigmoid_at_level(int level, const float *x, float *y, size_t count, float alpha, float beta);
 
 // MARK: Depthwise convolution
 
