@@ -5,11 +5,11 @@
 #define KERNELS "depthwise_kernels.h"
 #include "instantiate_variants.h"
 
-void clrp_depthwise_plane_at_level(int level, const clrp_depthwise_geometry *geometry, const float *padded,
+void clrp_depthwise_plane_at_level(int level, const clrp_depthwise_geometry *geometry, const float *x, float *padded,
                                    const float *weight, float bias, float *y) {
-  CALL_AT_LEVEL(level, depthwise_plane, geometry, padded, weight, bias, y);
+  CALL_AT_LEVEL(level, depthwise_plane, geometry, x, padded, weight, bias, y);
 }
-void clrp_depthwise_plane(const clrp_depthwise_geometry *geometry, const float *padded, const float *weight,
+void clrp_depthwise_plane(const clrp_depthwise_geometry *geometry, const float *x, float *padded, const float *weight,
                           float bias, float *y) {
-  clrp_depthwise_plane_at_level(CLRP_LEVEL_AVX512, geometry, padded, weight, bias, y);
+  clrp_depthwise_plane_at_level(CLRP_LEVEL_AVX512, geometry, x, padded, weight, bias, y);
 }

@@ -49,17 +49,28 @@ INLINE void NAME(depthwise_rows)(const clrp_depthwise_geometry *g, const float *
         }
       }
       VF sum = even + odd;
-      if (g->clamps) {
-        sum = NAME(select)(~(sum > lower), lower, sum);  // NaN becomes `lower`, as Clamp does
-        sum = NAME(select)(sum > upper, upper, sum);
-      }
+      if (g->clamps) sum = NAME(clamp_vector)(sum, lower, upper);
       if (n == LANES) NAME(store)(out + ow, sum); else NAME(store_first)(out + ow, sum, n);
     }
   }
 }
 
-static void NAME(depthwise_plane)(const clrp_depthwise_geometry *g, const float *padded, const float *weight,
-                                  float bias, float *y) {
+/// Copies the `in_h × in_w` input plane into the interior of the padded scratch plane, LANES
+/// floats at a time, the last vector of a row partial so that the zero border stays zero.
+INLINE void NAME(copy_interior)(const clrp_depthwise_geometry *g, const float *x, float *padded) {
+  const size_t w = g->in_w;
+  for (size_t r = 0; r < g->in_h; r++) {
+    const float *from = x + r * w;
+    float *to = padded + (g->pad_top + r) * g->row_stride + g->pad_left;
+    size_t k = 0;
+    for (; k + LANES <= w; k += LANES) NAME(store)(to + k, NAME(load)(from + k));
+    if (k < w) NAME(store_first)(to + k, NAME(load_first)(from + k, w - k), w - k);
+  }
+}
+
+static void NAME(depthwise_plane)(const clrp_depthwise_geometry *g, const float *x, float *padded,
+                                  const float *weight, float bias, float *y) {
+  NAME(copy_interior)(g, x, padded);
   size_t kh = g->kernel_h, kw = g->kernel_w, sw = g->stride_w, dw = g->dilation_w;
 #define CASE(KH, KW, SW)                                                        \
   if (kh == KH && kw == KW && sw == SW && dw == 1) {                            \

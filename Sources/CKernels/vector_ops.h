@@ -49,3 +49,9 @@ INLINE VF NAME(reciprocal_1_2)(VF d) {
   return 1.0f / d;
 #endif
 }
+
+/// min(max(v, lower), upper), `max` first with NaN becoming `lower` (as `Clamp` in TensorKernels).
+INLINE VF NAME(clamp_vector)(VF v, VF lower, VF upper) {
+  v = NAME(select)(~(v > lower), lower, v);
+  return NAME(select)(v > upper, upper, v);
+}

@@ -11,9 +11,9 @@ extension Kernels {
   ///
   ///     y[n, c, oh, ow] = b[c] + Σ_{i,j} x[n, c, oh·sH − padTop + i·dH, ow·sW − padLeft + j·dW] · W[c, 0, i, j]
   ///
-  /// over the taps inside the input. Each plane is first copied into a zero-bordered scratch
-  /// plane (`DepthwisePadding`), so that every tap of every output is a plain load; then
-  /// `clrp_depthwise_plane` (C, AVX-512 / AVX2 / SSE2 chosen at run time) accumulates all
+  /// over the taps inside the input. `clrp_depthwise_plane` (C, AVX-512 / AVX2 / SSE2 chosen at
+  /// run time) copies each plane into a zero-bordered scratch plane (`DepthwisePadding`, zeroed
+  /// once per thread), so that every tap of every output is a plain load, then accumulates all
   /// `kH·kW` taps of a row's outputs in vector registers and stores them once (bias first, clamp
   /// last). Planes `(n, c)` are split over the cores.
   static func conv2dDepthwise(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: [Float]?,
@@ -23,9 +23,9 @@ extension Kernels {
     let padding = DepthwisePadding(shape: s, window: window)
     let taps = window.kernelH * window.kernelW
     let geometry = clrp_depthwise_geometry(
-      out_h: s.oH, out_w: s.oW, kernel_h: window.kernelH, kernel_w: window.kernelW,
+      in_h: s.h, in_w: s.w, out_h: s.oH, out_w: s.oW, kernel_h: window.kernelH, kernel_w: window.kernelW,
       stride_h: window.strideH, stride_w: window.strideW, dilation_h: window.dilationH, dilation_w: window.dilationW,
-      row_stride: padding.rowStride, clamps: clamp == nil ? 0 : 1,
+      pad_top: padding.top, pad_left: padding.left, row_stride: padding.rowStride, clamps: clamp == nil ? 0 : 1,
       lower: clamp?.lower ?? -.infinity, upper: clamp?.upper ?? .infinity)
     parallelChunks(planes, work: planes * outPlane * taps) { range in
       ScratchPool.shared.with(padding.count) { scratch in
@@ -33,8 +33,8 @@ extension Kernels {
         withUnsafePointer(to: geometry) { geometry in
           for p in range {
             let channel = p % s.c
-            padding.copyInterior(of: x + p * s.h * s.w, into: scratch)
-            clrp_depthwise_plane(geometry, scratch, weight + channel * taps, bias?[channel] ?? 0, y + p * outPlane)
+            clrp_depthwise_plane(geometry, x + p * s.h * s.w, scratch, weight + channel * taps, bias?[channel] ?? 0,
+                                 y + p * outPlane)
           }
         }
       }
@@ -70,7 +70,7 @@ extension Kernels {
   }
 }
 
-/// The zero-bordered copy of one input plane that `conv2dDepthwise` reads: the plane at row
+/// The zero-bordered copy of one input plane that `clrp_depthwise_plane` writes and reads: the plane at row
 /// `padTop`, column `padLeft`, with zeros around it as far as any window of the output reaches
 /// (ceil-mode windows may reach past `padBottom`/`padRight`), and `slack` more zero floats after
 /// each row for the vector loads of the last outputs.
@@ -87,13 +87,5 @@ struct DepthwisePadding {
     let reachW = (s.oW - 1) * window.strideW + (window.kernelW - 1) * window.dilationW + 1
     rows = max(top + height, reachH)
     rowStride = max(left + width, reachW) + Self.slack
-  }
-
-  /// Writes `plane` (`height × width`) into the interior of `scratch`, whose border is zero and stays so.
-  @inline(__always)
-  func copyInterior(of plane: UnsafePointer<Float>, into scratch: UnsafeMutablePointer<Float>) {
-    for r in 0..<height {
-      (scratch + (top + r) * rowStride + left).update(from: plane + r * width, count: width)
-    }
   }
 }

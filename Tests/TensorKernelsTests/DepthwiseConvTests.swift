@@ -77,9 +77,9 @@ final class DepthwiseConvTests: XCTestCase {
   }
 
   /// Every instruction-set variant of the C plane kernel `clrp_depthwise_plane_at_level`, called
-  /// directly on planes zero-padded here by hand as its contract asks (32 readable floats after
-  /// each row's last tap, filled with a large value that must not leak into the outputs),
-  /// against `referenceConv`, without and with a clamp (ReLU6, where NaN-free outputs of 0 to 6).
+  /// directly with a scratch plane laid out here by hand as its contract asks (zero border, 32
+  /// readable floats after each row's last tap filled with a large value that must not leak into
+  /// the outputs nor be overwritten), against `referenceConv`, without and with a clamp (ReLU6).
   func testEveryInstructionSetVariantOfThePlaneKernelMatchesDirectConvolution() {
     var rng = SplitMix64(seed: 24)
     for c in Self.cases {
@@ -96,22 +96,33 @@ final class DepthwiseConvTests: XCTestCase {
       for (level, name) in instructionSetLevels {
         for clamp in [nil, Clamp(lower: 0, upper: 6)] {
           var geometry = clrp_depthwise_geometry(
-            out_h: oH, out_w: oW, kernel_h: win.kernelH, kernel_w: win.kernelW, stride_h: win.strideH,
-            stride_w: win.strideW, dilation_h: win.dilationH, dilation_w: win.dilationW, row_stride: rowStride,
+            in_h: h, in_w: wd, out_h: oH, out_w: oW, kernel_h: win.kernelH, kernel_w: win.kernelW, stride_h: win.strideH,
+            stride_w: win.strideW, dilation_h: win.dilationH, dilation_w: win.dilationW, pad_top: win.padTop,
+            pad_left: win.padLeft, row_stride: rowStride,
             clamps: clamp == nil ? 0 : 1, lower: clamp?.lower ?? 0, upper: clamp?.upper ?? 0)
           var y = [Float](repeating: .nan, count: n * channels * oH * oW)
+          // Zero inside the window's reach, 1e30 in the slack the vector loads may read.
+          var padded = [Float](repeating: 1e30, count: rows * rowStride + 32)
+          for r in 0..<rows { for col in 0..<reach { padded[r * rowStride + col] = 0 } }
           for p in 0..<(n * channels) {
-            // Zero inside the window's reach, 1e30 in the slack the vector loads may read.
-            var padded = [Float](repeating: 1e30, count: rows * rowStride + 32)
-            for r in 0..<rows { for col in 0..<reach { padded[r * rowStride + col] = 0 } }
-            for r in 0..<h {
-              for col in 0..<wd { padded[(win.padTop + r) * rowStride + win.padLeft + col] = x.data[(p * h + r) * wd + col] }
-            }
             let channel = p % channels
-            w.data.withUnsafeBufferPointer { wb in
-              y.withUnsafeMutableBufferPointer { yb in
-                clrp_depthwise_plane_at_level(Int32(level), &geometry, padded, wb.baseAddress! + channel * win.kernelH * win.kernelW,
-                                              bias[channel], yb.baseAddress! + p * oH * oW)
+            x.data.withUnsafeBufferPointer { xb in
+              w.data.withUnsafeBufferPointer { wb in
+                y.withUnsafeMutableBufferPointer { yb in
+                  clrp_depthwise_plane_at_level(Int32(level), &geometry, xb.baseAddress! + p * h * wd, &padded,
+                                                wb.baseAddress! + channel * win.kernelH * win.kernelW,
+                                                bias[channel], yb.baseAddress! + p * oH * oW)
+                }
+              }
+            }
+            for r in 0..<rows {
+              for col in 0..<(rowStride) {
+                let inside = r >= win.padTop && r < win.padTop + h && col >= win.padLeft && col < win.padLeft + wd
+                let expected: Float = inside ? x.data[(p * h + r - win.padTop) * wd + col - win.padLeft] : col < reach ? 0 : 1e30
+                if padded[r * rowStride + col] != expected {
+                  XCTFail("\(c.name), \(name): scratch [\(r), \(col)] is \(padded[r * rowStride + col]), expected \(expected)")
+                  return
+                }
               }
             }
           }

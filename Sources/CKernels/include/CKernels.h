@@ -43,30 +43,37 @@ void clrp_hard_sigmoid_at_level(int level, const float *x, float *y, size_t coun
 
 // MARK: Depthwise convolution
 
-/// The window of one depthwise convolution plane and its zero-padded input (all counts >= 1).
+/// The window of one depthwise convolution plane and its zero-padded copy (all counts >= 1
+/// except the pads).
 typedef struct {
+  /// The input plane, `in_h × in_w`, row-major without gaps.
+  size_t in_h, in_w;
   /// The output plane, `out_h × out_w`, written row-major without gaps.
   size_t out_h, out_w;
   size_t kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w;
-  /// Floats from one padded input row to the next.
-  size_t row_stride;
+  /// Where the input's top-left value goes in the padded plane, and the floats from one padded
+  /// row to the next.
+  size_t pad_top, pad_left, row_stride;
   /// Whether outputs are clamped to [lower, upper] (`max` first, NaN becoming `lower`, then `min`).
   int clamps;
   float lower, upper;
 } clrp_depthwise_geometry;
 
-/// One plane of a depthwise convolution from its zero-padded input:
+/// One plane of a depthwise convolution: copies the input plane `x` into the interior of
+/// `padded` (rows `pad_top ..< pad_top + in_h`, columns `pad_left ..< pad_left + in_w`; nothing
+/// else of `padded` is written, so a zero border written once serves every plane), then
 ///
 ///     y[oh, ow] = bias + Σ_{i,j} padded[(oh·stride_h + i·dilation_h)·row_stride + ow·stride_w + j·dilation_w] · weight[i·kernel_w + j]
 ///
-/// then clamped if `clamps`. Every tap must lie inside `padded`, and 32 more floats must be
-/// readable after each row's last tap (vector loads read past it; those lanes are discarded).
+/// clamped if `clamps`. Every tap must lie inside `padded`, and 32 more floats must be readable
+/// after each row's last tap (vector loads read past it; those lanes are discarded).
 /// Outputs go LANES at a time along a row (8 on SSE2 and AVX2, 16 on AVX-512), the row's last
-/// vector partial; 3×3 and 5×5 windows of stride 1 or 2 get loops with constant bounds.
-void clrp_depthwise_plane(const clrp_depthwise_geometry *geometry, const float *padded, const float *weight,
-                          float bias, float *y);
-void clrp_depthwise_plane_at_level(int level, const clrp_depthwise_geometry *geometry, const float *padded,
-                                   const float *weight, float bias, float *y);
+/// vector partial; 3×3 and 5×5 windows of stride 1 or 2 get loops with constant bounds, windows
+/// of up to 25 taps keep them in registers.
+void clrp_depthwise_plane(const clrp_depthwise_geometry *geometry, const float *x, float *padded,
+                          const float *weight, float bias, float *y);
+void clrp_depthwise_plane_at_level(int level, const clrp_depthwise_geometry *geometry, const float *x,
+                                   float *padded, const float *weight, float bias, float *y);
 
 /// The window of one transposed depthwise convolution plane (all counts >= 1 except the pads).
 typedef struct {
@@ -86,6 +93,17 @@ void clrp_depthwise_transposed_plane(const clrp_depthwise_transposed_geometry *g
                                      const float *weight, float *x);
 void clrp_depthwise_transposed_plane_at_level(int level, const clrp_depthwise_transposed_geometry *geometry,
                                               const float *grad, const float *weight, float *x);
+
+// MARK: Row passes
+
+/// `p[r·stride + k] = values[r]` for 0 <= r < rows, 0 <= k < count (a GEMM output's rows set to
+/// their bias before the GEMM adds to them).
+void clrp_fill_rows(float *p, size_t rows, size_t count, size_t stride, const float *values);
+void clrp_fill_rows_at_level(int level, float *p, size_t rows, size_t count, size_t stride, const float *values);
+/// `p[k] = min(max(p[k], lower), upper)` for 0 <= k < count, `max` first with NaN becoming
+/// `lower` (as `Clamp` in TensorKernels).
+void clrp_clamp(float *p, size_t count, float lower, float upper);
+void clrp_clamp_at_level(int level, float *p, size_t count, float lower, float upper);
 
 // MARK: Plane means
 
