@@ -25,8 +25,9 @@ int clrp_cpu_level(void);
 /// σ from e = e^−|x| (never overflowing), e^−|x| by Cody–Waite range reduction and a degree-7
 /// Taylor polynomial, flushed to 0 below e^−87 (activation_kernels.h); 1 / (1 + e) by a
 /// division, or on AVX-512 by a reciprocal estimate and one Newton step (vector_ops.h).
-/// Relative error measured against double precision on a 8.7e−5 grid over [−87, 87]: see
-/// Docs/PERFORMANCE.md; SmoothActivationTests asserts 5e−7 for every variant. NaN stays NaN.
+/// Relative error measured against double precision on a 8.7e−5 grid over [−87, 87], every
+/// variant: σ below 1.9e−7, SiLU below 2.3e−7; SmoothActivationTests asserts 5e−7 for every
+/// variant. NaN stays NaN.
 
 /// σ(x) = 1 / (1 + e^−x).
 void clrp_sigmoid(const float *x, float *y, size_t count);
