@@ -26,11 +26,11 @@ let package = Package(
       name: "CImageCodecs",
       linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg")]),
     .target(
-      name: "CActivations",
+      name: "CKernels",
       cSettings: [.unsafeFlags(["-O3"], .when(configuration: .release))]),
     .target(name: "CFloatEnvironment"),
     .target(
-      name: "TensorKernels", dependencies: ["COpenBLAS", "CActivations", "CFloatEnvironment"],
+      name: "TensorKernels", dependencies: ["COpenBLAS", "CKernels", "CFloatEnvironment"],
       swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
     .target(
       name: "Relevance", dependencies: ["TensorKernels", "ONNXProto", "CImageCodecs", .product(name: "Yams", package: "Yams")],
@@ -38,7 +38,7 @@ let package = Package(
     .executableTarget(
       name: "clrp",
       dependencies: ["Relevance", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-    .testTarget(name: "TensorKernelsTests", dependencies: ["TensorKernels", "CActivations"]),
+    .testTarget(name: "TensorKernelsTests", dependencies: ["TensorKernels", "CKernels"]),
     .testTarget(name: "RelevanceTests", dependencies: ["Relevance"]),
     .testTarget(name: "CLITests", dependencies: ["clrp", "Relevance"]),
   ]

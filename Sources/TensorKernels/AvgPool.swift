@@ -1,3 +1,4 @@
+import CKernels
 extension Kernels {
   /// 2-D average pooling (ONNX `AveragePool`, NCHW, explicit pads, dilations, ceil mode):
   /// `y[n, c, oh, ow] = (Σ x[n, c, oh·sH − padTop + i·dH, ow·sW − padLeft + j·dW]) / divisor`, the sum
@@ -72,7 +73,7 @@ extension Kernels {
   }
 
   /// Global average pooling (ONNX `GlobalAveragePool`): `y[n, c] = mean` of `x[n, c, ...]` over all
-  /// spatial axes, accumulated in double precision.
+  /// spatial axes, accumulated in double precision (`clrp_plane_means`, vectorized in C).
   ///
   /// - Parameter x: `[N, C, D1, ..., Dk]` with `k >= 0`.
   /// - Returns: `[N, C, 1, ..., 1]` (same rank as `x`).
@@ -81,14 +82,7 @@ extension Kernels {
     let planes = x.shape[0] * x.shape[1]
     let size = x.shape.dropFirst(2).reduce(1, *)
     let data = x.data.withUnsafeBufferPointer { xb in
-      makeArray(count: planes) { y in
-        for p in 0..<planes {
-          let src = xb.base + p * size
-          var sum: Double = 0
-          for k in 0..<size { sum += Double(src[k]) }
-          y[p] = size == 0 ? 0 : Float(sum / Double(size))
-        }
-      }
+      makeArray(count: planes) { y in clrp_plane_means(xb.base, planes, size, y) }
     }
     return Tensor(shape: [x.shape[0], x.shape[1]] + [Int](repeating: 1, count: x.rank - 2), data: data)
   }

@@ -1,3 +1,5 @@
+import CKernels
+
 extension Kernels {
   /// Number of floats of the im2col scratch matrix: convolutions unfold and multiply slabs of whole
   /// output rows with about this many values, but at least four columns per filter of a group (so
@@ -84,8 +86,8 @@ extension Kernels {
     return Tensor(shape: [s.n, s.m, s.oH, s.oW], data: data)
   }
 
-  /// The im2col path of `conv2d`, slab by slab of output rows: `W_g · columns`, then bias and clamp
-  /// in one pass over the slab (`biasAndClamp`). Without
+  /// The im2col path of `conv2d`, slab by slab of output rows: the bias written into the slab,
+  /// `W_g · columns` added to it, then the clamp in one pass over the slab (`clampRows`). Without
   /// `columns` (a pointwise window) the input rows themselves are the right-hand matrix.
   static func conv2dSlabs(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: [Float]?, shape s: ConvShape,
                           window: Window2D, clamp: Clamp?, y: UnsafeMutablePointer<Float>,
@@ -108,29 +110,23 @@ extension Kernels {
           } else {
             (b, ldb) = (image + r0 * s.oW, inPlane)
           }
+          // With a bias, the slab starts as the bias and the GEMM adds to it (beta 1): OpenBLAS
+          // would otherwise zero it first (beta 0) and the bias take one more pass over it.
+          bias?.withUnsafeBufferPointer { clrp_fill_rows(out + r0 * s.oW, s.mg, cols, plane, $0.base + g * s.mg) }
           sgemm(m: s.mg, n: cols, k: s.kSize, a: weight + g * s.mg * s.kSize, lda: s.kSize,
-                b: b, ldb: ldb, beta: 0, c: out + r0 * s.oW, ldc: plane)
-          biasAndClamp(out + r0 * s.oW, rows: s.mg, count: cols, stride: plane,
-                       bias: bias, firstBias: g * s.mg, clamp: clamp)
+                b: b, ldb: ldb, beta: bias == nil ? 0 : 1, c: out + r0 * s.oW, ldc: plane)
+          clampRows(out + r0 * s.oW, rows: s.mg, count: cols, stride: plane, clamp: clamp)
         }
       }
     }
   }
 
-  /// `y[f, i] = clamp(y[f, i] + bias[firstBias + f])` for the `rows` rows of `count` values,
-  /// `stride` apart, in parallel over rows; nothing when there is neither a bias nor a clamp.
-  static func biasAndClamp(_ y: UnsafeMutablePointer<Float>, rows: Int, count: Int, stride: Int,
-                           bias: [Float]?, firstBias: Int = 0, clamp: Clamp?) {
-    if bias == nil && clamp == nil { return }
+  /// `y[f, i] = clamp(y[f, i])` for the `rows` rows of `count` values, `stride` apart, in
+  /// parallel over rows (`clrp_clamp`); nothing without a clamp.
+  static func clampRows(_ y: UnsafeMutablePointer<Float>, rows: Int, count: Int, stride: Int, clamp: Clamp?) {
+    guard let clamp else { return }
     parallelChunks(rows, work: rows * count) { filters in
-      for f in filters {
-        let row = y + f * stride, b = bias?[firstBias + f] ?? 0
-        if let clamp {
-          for i in 0..<count { row[i] = clamp(row[i] + b) }
-        } else {
-          for i in 0..<count { row[i] += b }
-        }
-      }
+      for f in filters { clrp_clamp(y + f * stride, count, clamp.lower, clamp.upper) }
     }
   }
 

@@ -1,5 +1,6 @@
 import XCTest
 import TensorKernels
+import CKernels
 
 /// The direct depthwise kernel (`conv2dDepthwise`, one filter per channel) against the 7-loop
 /// `referenceConv`, over the shapes MobileNets and EfficientNets use (3×3 and 5×5, stride 1 and
@@ -72,6 +73,99 @@ final class DepthwiseConvTests: XCTestCase {
       assertClose(gx, referenceConvTransposed(gy, w, window: c.window, group: c.group, inputShape: c.input), c.name)
       let lhs = dot(y.data, gy.data), rhs = dot(x.data, gx.data)
       assertClose(lhs.value, rhs.value, magnitude: lhs.magnitude + rhs.magnitude, "\(c.name): <conv(x), g> = <x, convᵀ(g)>")
+    }
+  }
+
+  /// Every instruction-set variant of the C plane kernel `clrp_depthwise_plane_at_level`, called
+  /// directly with a scratch plane laid out here by hand as its contract asks (zero border, 32
+  /// readable floats after each row's last tap filled with a large value that must not leak into
+  /// the outputs nor be overwritten), against `referenceConv`, without and with a clamp (ReLU6).
+  func testEveryInstructionSetVariantOfThePlaneKernelMatchesDirectConvolution() {
+    var rng = SplitMix64(seed: 24)
+    for c in Self.cases {
+      let x = rng.tensor(c.input, scale: 4)
+      let w = rng.tensor([c.filters, 1, c.window.kernelH, c.window.kernelW])
+      let bias = rng.floats(c.filters)
+      let expected = referenceConv(x, w, bias: bias, window: c.window, group: c.group)
+      let (n, channels, h, wd) = (c.input[0], c.input[1], c.input[2], c.input[3])
+      let (oH, oW) = (expected.shape[2], expected.shape[3])
+      let win = c.window
+      let rows = max(win.padTop + h, (oH - 1) * win.strideH + (win.kernelH - 1) * win.dilationH + 1)
+      let reach = max(win.padLeft + wd, (oW - 1) * win.strideW + (win.kernelW - 1) * win.dilationW + 1)
+      let rowStride = reach + 32
+      for (level, name) in instructionSetLevels {
+        for clamp in [nil, Clamp(lower: 0, upper: 6)] {
+          var geometry = clrp_depthwise_geometry(
+            in_h: h, in_w: wd, out_h: oH, out_w: oW, kernel_h: win.kernelH, kernel_w: win.kernelW, stride_h: win.strideH,
+            stride_w: win.strideW, dilation_h: win.dilationH, dilation_w: win.dilationW, pad_top: win.padTop,
+            pad_left: win.padLeft, row_stride: rowStride,
+            clamps: clamp == nil ? 0 : 1, lower: clamp?.lower ?? 0, upper: clamp?.upper ?? 0)
+          var y = [Float](repeating: .nan, count: n * channels * oH * oW)
+          // Zero inside the window's reach, 1e30 in the slack the vector loads may read.
+          var padded = [Float](repeating: 1e30, count: rows * rowStride + 32)
+          for r in 0..<rows { for col in 0..<reach { padded[r * rowStride + col] = 0 } }
+          for p in 0..<(n * channels) {
+            let channel = p % channels
+            x.data.withUnsafeBufferPointer { xb in
+              w.data.withUnsafeBufferPointer { wb in
+                y.withUnsafeMutableBufferPointer { yb in
+                  clrp_depthwise_plane_at_level(Int32(level), &geometry, xb.baseAddress! + p * h * wd, &padded,
+                                                wb.baseAddress! + channel * win.kernelH * win.kernelW,
+                                                bias[channel], yb.baseAddress! + p * oH * oW)
+                }
+              }
+            }
+            for r in 0..<rows {
+              for col in 0..<(rowStride) {
+                let inside = r >= win.padTop && r < win.padTop + h && col >= win.padLeft && col < win.padLeft + wd
+                let expected: Float = inside ? x.data[(p * h + r - win.padTop) * wd + col - win.padLeft] : col < reach ? 0 : 1e30
+                if padded[r * rowStride + col] != expected {
+                  XCTFail("\(c.name), \(name): scratch [\(r), \(col)] is \(padded[r * rowStride + col]), expected \(expected)")
+                  return
+                }
+              }
+            }
+          }
+          var reference = expected
+          if let clamp { reference.values = reference.values.map { Swift.min(Swift.max($0, Double(clamp.lower)), Double(clamp.upper)) } }
+          assertClose(Tensor(shape: expected.shape, data: y), reference,
+                      "\(c.name), \(name)\(clamp == nil ? "" : ", clamped to [0, 6]")")
+        }
+      }
+    }
+  }
+
+  /// Every instruction-set variant of `clrp_depthwise_transposed_plane_at_level` against
+  /// `referenceConvTransposed`, on planes written into a buffer with a NaN guard after the last
+  /// plane (the kernel must write exactly its plane: zeroing it first, nothing past it).
+  func testEveryInstructionSetVariantOfTheTransposedPlaneKernelMatchesDirectScatter() {
+    var rng = SplitMix64(seed: 25)
+    for c in Self.cases {
+      let (n, channels, h, wd) = (c.input[0], c.input[1], c.input[2], c.input[3])
+      let win = c.window
+      let (oH, oW) = win.outputSize(height: h, width: wd)
+      let w = rng.tensor([c.filters, 1, win.kernelH, win.kernelW])
+      let gy = rng.tensor([n, channels, oH, oW])
+      let expected = referenceConvTransposed(gy, w, window: win, group: c.group, inputShape: c.input)
+      var geometry = clrp_depthwise_transposed_geometry(
+        in_h: h, in_w: wd, out_h: oH, out_w: oW, kernel_h: win.kernelH, kernel_w: win.kernelW, stride_h: win.strideH,
+        stride_w: win.strideW, dilation_h: win.dilationH, dilation_w: win.dilationW, pad_top: win.padTop, pad_left: win.padLeft)
+      for (level, name) in instructionSetLevels {
+        var x = [Float](repeating: .nan, count: n * channels * h * wd + 1)
+        for p in 0..<(n * channels) {
+          gy.data.withUnsafeBufferPointer { gb in
+            w.data.withUnsafeBufferPointer { wb in
+              x.withUnsafeMutableBufferPointer { xb in
+                clrp_depthwise_transposed_plane_at_level(Int32(level), &geometry, gb.baseAddress! + p * oH * oW,
+                                                         wb.baseAddress! + (p % channels) * win.kernelH * win.kernelW,
+                                                         xb.baseAddress! + p * h * wd)
+              }
+            }
+          }
+        }
+        XCTAssert(x.last!.isNaN, "\(c.name), \(name): wrote past the last plane")
+        assertClose(Tensor(shape: c.input, data: Array(x.dropLast())), expected, "\(c.name), \(name)")
+      }
     }
   }
 }

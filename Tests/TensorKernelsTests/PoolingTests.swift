@@ -1,5 +1,6 @@
 import XCTest
 import TensorKernels
+import CKernels
 
 /// Visits the window taps of output `(oh, ow)` in row-major order, giving each tap's position.
 func forEachTap(_ window: Window2D, _ oh: Int, _ ow: Int, _ body: (Int, Int) -> Void) {
@@ -234,6 +235,28 @@ final class PoolingTests: XCTestCase {
       }
       let outShape = [shape[0], shape[1]] + [Int](repeating: 1, count: shape.count - 2)
       assertClose(Kernels.globalAvgPool(x), Reference(shape: outShape, values: values, magnitude: magnitude), "\(shape)")
+    }
+  }
+
+  /// Every instruction-set variant of `clrp_plane_means` against double-precision sums, on plane
+  /// sizes around its 16-float blocks (0, 1, 15, 16, 17, 49 = 7², 196 = 14², 12544 = 112²) and
+  /// offset planes (so that loads are unaligned), with a large common offset that a float
+  /// accumulator would lose digits to.
+  func testEveryInstructionSetVariantOfPlaneMeans() {
+    var rng = SplitMix64(seed: 14)
+    for size in [0, 1, 15, 16, 17, 49, 196, 12544] {
+      let planes = 3
+      let x = (0..<(planes * size + 1)).map { _ in 1000 + rng.unit() }
+      for (level, name) in instructionSetLevels {
+        var y = [Float](repeating: .nan, count: planes + 1)
+        x.withUnsafeBufferPointer { xb in clrp_plane_means_at_level(Int32(level), xb.baseAddress! + 1, planes, size, &y) }
+        for p in 0..<planes {
+          let plane = x[(1 + p * size)..<(1 + (p + 1) * size)]
+          let mean = size == 0 ? 0 : plane.reduce(0.0) { $0 + Double($1) } / Double(size)
+          XCTAssertEqual(Double(y[p]), mean, accuracy: 1e-7 * abs(mean), "\(name), plane \(p) of \(size)")
+        }
+        XCTAssert(y[planes].isNaN, "\(name) wrote past the last plane")
+      }
     }
   }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 import TensorKernels
-import CActivations
+import CKernels
 
 /// The vectorized logistic kernels against the textbook formulas evaluated in double precision.
 final class SmoothActivationTests: XCTestCase {
@@ -84,21 +84,24 @@ final class SmoothActivationTests: XCTestCase {
     XCTAssertEqual(y.last, Kernels.silu(Tensor(shape: [1], data: [x.data.last!])).data[0])
   }
 
-  /// Both compiled variants of the C kernels (baseline SSE2, and AVX2+FMA when this CPU has it)
-  /// against the formulas, over the special and random inputs, out of place and in place.
-  func testBothInstructionSetVariantsMatchTheFormulas() {
+  /// Every compiled variant of the C kernels (baseline SSE2, AVX2+FMA and AVX-512 where this CPU
+  /// has them; `_at_level` lowers a level the CPU lacks) against the formulas, over the special
+  /// and random inputs, out of place and in place, for lengths around the vector widths.
+  func testEveryInstructionSetVariantMatchesTheFormulas() {
     typealias BufferKernel = (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int) -> Void
     let sigmoid = { (x: Double) in 1 / (1 + exp(-x)) }
     let silu = { (x: Double) in x * (1 / (1 + exp(-x))) }
-    let variants: [(String, BufferKernel, (Double) -> Double)] = [
-      ("sigmoid_baseline", { clrp_sigmoid_baseline($0, $1, $2) }, sigmoid),
-      ("silu_baseline", { clrp_silu_baseline($0, $1, $2) }, silu),
+    var variants: [(String, BufferKernel, (Double) -> Double)] = [
       ("sigmoid_dispatched", { clrp_sigmoid($0, $1, $2) }, sigmoid),
       ("silu_dispatched", { clrp_silu($0, $1, $2) }, silu),
     ]
+    for (level, name) in instructionSetLevels {
+      variants.append(("sigmoid_\(name)", { clrp_sigmoid_at_level(Int32(level), $0, $1, $2) }, sigmoid))
+      variants.append(("silu_\(name)", { clrp_silu_at_level(Int32(level), $0, $1, $2) }, silu))
+    }
     for x in [specialInputs, randomInputs(seed: 35).data] {
       for (name, kernel, formula) in variants {
-        for count in [x.count, 0, 1, 7, 8, 9] where count <= x.count {
+        for count in [x.count, 0, 1, 7, 8, 9, 15, 16, 17, 31, 33] where count <= x.count {
           var y = [Float](repeating: .nan, count: x.count)
           x.withUnsafeBufferPointer { xb in y.withUnsafeMutableBufferPointer { kernel(xb.baseAddress, $0.baseAddress, count) } }
           assertClose(Array(y[..<count]), Array(x[..<count]), formula, name)
@@ -111,13 +114,64 @@ final class SmoothActivationTests: XCTestCase {
     }
   }
 
-  /// The dispatch picks AVX2+FMA exactly when the kernel reports both CPU flags.
+  /// Every compiled variant of HardSwish and HardSigmoid against the formulas (HardSigmoid within
+  /// 1e−6 absolute, as `testHardSigmoidAndHardSwishMatchTheFormulas`), for lengths around the
+  /// vector widths; nothing written past `count`.
+  func testEveryInstructionSetVariantOfTheHardActivationsMatchesTheFormulas() {
+    let hardSwish = { (v: Double) in v * Swift.max(0, Swift.min(1, v / 6 + 0.5)) }
+    for x in [specialInputs, randomInputs(seed: 36).data] {
+      for (level, name) in instructionSetLevels {
+        for count in [x.count, 0, 1, 7, 8, 9, 15, 16, 17, 31, 33] where count <= x.count {
+          var y = [Float](repeating: .nan, count: x.count)
+          clrp_hard_swish_at_level(Int32(level), x, &y, count)
+          assertClose(Array(y[..<count]), Array(x[..<count]), hardSwish, "hardSwish_\(name)")
+          XCTAssert(y[count...].allSatisfy { $0.isNaN }, "hardSwish_\(name) wrote past count \(count)")
+          for (alpha, beta) in [(Float(0.2), Float(0.5)), (-0.7, 0.1)] {
+            var z = [Float](repeating: .nan, count: x.count)
+            clrp_hard_sigmoid_at_level(Int32(level), x, &z, count, alpha, beta)
+            for i in 0..<count {
+              let expected = Swift.max(0, Swift.min(1, Double(alpha) * Double(x[i]) + Double(beta)))
+              XCTAssertEqual(Double(z[i]), expected, accuracy: 1e-6, "hardSigmoid_\(name)(\(x[i]))")
+            }
+            XCTAssert(z[count...].allSatisfy { $0.isNaN }, "hardSigmoid_\(name) wrote past count \(count)")
+          }
+        }
+      }
+    }
+    for (level, name) in instructionSetLevels {
+      var y: [Float] = [0, 0, 0]
+      clrp_hard_swish_at_level(Int32(level), [1, .nan, -1], &y, 3)
+      XCTAssert(y[1].isNaN && !y[0].isNaN && !y[2].isNaN, "hardSwish_\(name): NaN")
+      clrp_hard_sigmoid_at_level(Int32(level), [1, .nan, -1], &y, 3, 0.2, 0.5)
+      XCTAssert(y[1].isNaN && !y[0].isNaN && !y[2].isNaN, "hardSigmoid_\(name): NaN")
+    }
+  }
+
+  /// A fine grid over [−90, 90] (400 001 points) for every variant: the reciprocal estimate of
+  /// the AVX-512 variant must keep the same bound as the division.
+  func testEveryVariantHoldsTheBoundOnAFineGrid() {
+    let x = (0..<400_001).map { Float(-90 + Double($0) * 4.5e-4) }
+    let sigmoid = { (x: Double) in 1 / (1 + exp(-x)) }
+    let silu = { (x: Double) in x * (1 / (1 + exp(-x))) }
+    for (level, name) in instructionSetLevels {
+      var y = [Float](repeating: 0, count: x.count)
+      clrp_sigmoid_at_level(Int32(level), x, &y, x.count)
+      assertClose(y, x, sigmoid, "sigmoid_\(name)")
+      clrp_silu_at_level(Int32(level), x, &y, x.count)
+      assertClose(y, x, silu, "silu_\(name)")
+    }
+  }
+
+  /// The dispatch picks the highest level whose CPU flags /proc/cpuinfo lists.
   func testDispatchFollowsTheCPUFlags() throws {
     guard let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
           let flagsLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else {
       throw XCTSkip("no /proc/cpuinfo flags line")
     }
+    if ProcessInfo.processInfo.environment["CLRP_KERNEL_LEVEL"] != nil { throw XCTSkip("CLRP_KERNEL_LEVEL caps the level") }
     let flags = Set(flagsLine.split(separator: " ").map(String.init))
-    XCTAssertEqual(Kernels.smoothActivationsUseAVX2, flags.contains("avx2") && flags.contains("fma"))
+    let avx2 = flags.contains("avx2") && flags.contains("fma")
+    let expected = avx2 && flags.contains("avx512f") ? "avx512" : avx2 ? "avx2" : "baseline"
+    XCTAssertEqual(Kernels.cKernelInstructionSet, expected)
   }
 }

@@ -1,5 +1,6 @@
 import XCTest
 import TensorKernels
+import CKernels
 
 /// SplitMix64: a tiny deterministic generator, so every test sees the same data on every run.
 struct SplitMix64 {
@@ -104,3 +105,9 @@ func referenceOutputLength(_ n: Int, kernel: Int, stride: Int, dilation: Int, pa
   if ceil && (out - 1) * stride >= n + padBegin { out -= 1 }
   return max(out, 0)
 }
+
+/// The instruction-set levels of the C kernels (CKernels.h) with their names, for tests that run
+/// every variant; a level above the CPU's runs the CPU's own (`_at_level` lowers it).
+let instructionSetLevels: [(level: Int, name: String)] = [
+  (CLRP_LEVEL_BASELINE, "baseline"), (CLRP_LEVEL_AVX2, "avx2"), (CLRP_LEVEL_AVX512, "avx512"),
+]
