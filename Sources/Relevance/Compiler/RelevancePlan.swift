@@ -253,12 +253,8 @@ public struct RelevancePlan: Sendable {
       // A slice of an activation is a crop (negative pads): each output element's relevance
       // goes back to the element it was copied from, zero to the elements cut away. That is
       // the gradient as well, so every rule of the `other` family gets it, as for Pad.
-      let x = graph.shape(of: node.inputs[0]) ?? []
-      let pads = try NodeShapes(graph: graph, node: node).sliceCrop(x).pads
-      guard pads[0] == 0, pads[x.count] == 0 else {
-        throw graph.error(node, "relevance through a slice of the batch axis is not supported")
-      }
-      return .crop(pads: pads)
+      // (Relevance plans are compiled for batch 1, so the batch axis is never cut.)
+      return .crop(pads: try NodeShapes(graph: graph, node: node).sliceCrop(graph.shape(of: node.inputs[0]) ?? []).pads)
     case .transpose(let perm):
       guard perm.first == 0 else { throw graph.error(node, "relevance through a transpose that moves the batch axis is not supported") }
       var inverse = perm
