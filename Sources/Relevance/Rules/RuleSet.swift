@@ -286,7 +286,7 @@ extension RuleSet {
   public static let opNames = [
     "Conv", "ConvTranspose", "Dense", "MaxPool", "AveragePool", "GlobalAveragePool",
     "Affine", "Concat", "Add", "Sub", "Mul", "Div", "Pad", "Softmax", "Transpose",
-    "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Slice",
+    "Flatten", "Reshape", "Squeeze", "Unsqueeze",
   ] + ActivationRegistry.opNames + OperatorRegistry.opNames
   /// Op groups a `op:` matcher accepts.
   public static let opGroups: [(name: String, ops: [String])] = [
