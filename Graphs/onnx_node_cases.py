@@ -53,7 +53,7 @@ IMPORTED_OPS = [
     "Gelu", "Gemm", "GlobalAveragePool", "GlobalMaxPool", "HardSigmoid", "HardSwish", "Identity",
     "LRN", "LayerNormalization", "LeakyRelu", "MatMul", "Max", "MaxPool", "Min", "Mish", "Mul", "PRelu", "Pad",
     "Pow", "ReduceMax", "ReduceMean", "ReduceMin", "Relu", "Reshape", "Resize", "Selu", "Shape", "Sigmoid", "Slice",
-    "Softmax", "Softplus", "Softsign", "Squeeze", "Sub", "Tanh", "ThresholdedRelu", "Transpose",
+    "Softmax", "Softplus", "Softsign", "Split", "Squeeze", "Sub", "Tanh", "ThresholdedRelu", "Transpose",
     "Unsqueeze", "Upsample",
 ]
 # Operators the zoo's models need (issue 9; see the op histograms of Graphs/export_zoo.py).
@@ -101,10 +101,15 @@ FLOAT = TensorProto.FLOAT
 # Operators whose outputs after the first are optional statistics or masks: a case with several
 # outputs keeps only the first (its node then lists one output), the others are dropped.
 OPTIONAL_EXTRA_OUTPUTS = {"LayerNormalization": True, "Dropout": True, "MaxPool": True}
+# Operators whose outputs are all results (Split's pieces): a case with several outputs becomes
+# one case per output, "<case>__output<k>", whose node keeps every output and whose graph has
+# output k only.
+CASE_PER_OUTPUT = {"Split"}
 
 
-def rewrite(case, max_bytes: int = MAX_BYTES) -> tuple[onnx.ModelProto, np.ndarray, np.ndarray, list[str]] | str:
-    """The case as a one-input model, its input and expected output; or the reason to skip it."""
+def rewrite(case, max_bytes: int = MAX_BYTES, output: int = 0) -> tuple[onnx.ModelProto, np.ndarray, np.ndarray, list[str]] | str:
+    """The case as a one-input model, its input and expected output (of the node's output
+    `output`, for CASE_PER_OUTPUT operators); or the reason to skip it."""
     graph = case.model.graph
     if case.name.endswith("_expanded") or "_expanded_" in case.name:
         return "expanded (a function of other operators)"
@@ -120,9 +125,10 @@ def rewrite(case, max_bytes: int = MAX_BYTES) -> tuple[onnx.ModelProto, np.ndarr
     outputs = [np.asarray(v) if isinstance(v, np.generic) else v for v in outputs]
     if len(outputs) != len(graph.output) or not outputs:
         return "outputs and data differ in number"
-    if len(outputs) > 1 and not OPTIONAL_EXTRA_OUTPUTS.get(graph.node[0].op_type):
+    per_output = graph.node[0].op_type in CASE_PER_OUTPUT
+    if len(outputs) > 1 and not OPTIONAL_EXTRA_OUTPUTS.get(graph.node[0].op_type) and not per_output:
         return f"{len(outputs)} outputs"
-    expected = outputs[0]
+    expected = outputs[output]
     if not isinstance(expected, np.ndarray) or expected.dtype != np.float32:
         return f"output is {getattr(expected, 'dtype', type(expected).__name__)}, not float32"
     if expected.size == 0:
@@ -149,8 +155,9 @@ def rewrite(case, max_bytes: int = MAX_BYTES) -> tuple[onnx.ModelProto, np.ndarr
     new_input = helper.make_tensor_value_info(graph.input[keep].name, FLOAT, list(value.shape))
     node = onnx.NodeProto()
     node.CopyFrom(graph.node[0])
-    del node.output[1:]  # optional extra outputs (see OPTIONAL_EXTRA_OUTPUTS) are dropped
-    new_graph = helper.make_graph([node], case.name, [new_input], [graph.output[0]], initializers)
+    if not per_output:
+        del node.output[1:]  # optional extra outputs (see OPTIONAL_EXTRA_OUTPUTS) are dropped
+    new_graph = helper.make_graph([node], case.name, [new_input], [graph.output[output]], initializers)
     model = helper.make_model(new_graph, opset_imports=list(case.model.opset_import),
                               producer_name="onnx-node-case", ir_version=case.model.ir_version)
     onnx.checker.check_model(model)
@@ -198,17 +205,22 @@ def main() -> int:
     for case in sorted(cases, key=lambda c: c.name):
         op_types = {n.op_type for n in case.model.graph.node}
         op_type = next(iter(op_types)) if len(op_types) == 1 else "+".join(sorted(op_types))
-        if op_types & wanted:
+        if not op_types & wanted:
+            continue
+        if op_types <= CASE_PER_OUTPUT and len(case.model.graph.output) > 1:
+            for k in range(len(case.model.graph.output)):
+                results[f"{case.name}__output{k}"] = (case, op_type, rewrite(case, output=k))
+        else:
             results[case.name] = (case, op_type, rewrite(case))
     usable = {op_type for _, op_type, result in results.values() if not isinstance(result, str)}
     for name, (case, op_type, result) in results.items():
         if isinstance(result, str) and result.startswith("large") and op_type not in usable:
             result = rewrite(case, MAX_BYTES_SOLE_CASE)  # the operator's only case
         if isinstance(result, str):
-            skipped.append(dict(name=case.name, op_type=op_type, reason=result))
+            skipped.append(dict(name=name, op_type=op_type, reason=result))
             continue
         model, value, expected, constants = result
-        directory = OUT / case.name
+        directory = OUT / name
         directory.mkdir()
         onnx.save(model, str(directory / "model.onnx"))
         np.save(directory / "input.npy", value)
@@ -221,7 +233,7 @@ def main() -> int:
         # Larger distances (random training-mode Dropout, Resize align_corners downsampling, where
         # onnxruntime departs from ONNX's reference) keep 1e-4: ONNX's reference decides.
         tolerance = 2 * ort_error if ort_error is not None and 5e-5 < ort_error <= 1e-3 else 1e-4
-        written.append(dict(name=case.name, op_type=op_type, opset=opset, input_shape=list(value.shape),
+        written.append(dict(name=name, op_type=op_type, opset=opset, input_shape=list(value.shape),
                             output_shape=list(expected.shape), constant_inputs=constants,
                             onnxruntime_vs_expected=ort_error, tolerance=tolerance))
     manifest = dict(source=f"onnx {onnx.__version__} onnx.backend.test.case.node.collect_testcases()",

@@ -17,6 +17,11 @@ numerically healthy by `calibrate()` from export_torchvision.py (imported). Bloc
   convnext_block      stem Conv 2x2/2, ConvNeXt CNBlock (depthwise 7x7, permute to NHWC, LayerNorm over
                       channels, Linear on the last axis, GELU, Linear, permute back, layer scale, residual)
   bottleneck_block    stem Conv+BN+ReLU, ResNet Bottleneck, stride 2, with a downsample Conv1x1+BN
+  shuffle_block       stem Conv+BN+ReLU, two ShuffleNetV2 InvertedResidual units: stride 2 (both branches,
+                      concat, channel shuffle) then stride 1 (chunk into two halves, one through the branch,
+                      concat, channel shuffle). Legacy writes chunk as Slice with ends computed from
+                      Shape; dynamo as Split (num_outputs 2); the shuffle as Reshape to 5-D, Transpose,
+                      Reshape back
 
 Each block is exported by the legacy TorchScript exporter (`dynamo=False`, constant folding on, so
 BatchNorm after a conv is folded; opset 13, 14 for HardSwish, 17 for LayerNormalization) and by the
@@ -42,7 +47,7 @@ sign(0) = +1:
   MaxPool        winner-take-all (the gradient's routing)
   AveragePool / GlobalAveragePool / ReduceMean   proportional: R_i = a_i sum_j (1/k) R_j / stab(z_j)
   residual Add   proportional: R_a = a R / stab(a + b), R_b = b R / stab(a + b)
-  Concat, Flatten, Reshape, Transpose     relevance moves with the values
+  Concat, Flatten, Reshape, Transpose, chunk (Slice/Split)     relevance moves with the values
   activations    pass (R_in = R_out): ReLU, Hardswish, SiLU (exported as x * Sigmoid(x), whose gate
                  rule gives the same), GELU, Sigmoid, Hardsigmoid
   gate Mul       signal: the squeeze-and-excitation product scale * x gives all relevance to the
@@ -60,7 +65,7 @@ backward returns the relevance of its inputs (float64; the network's forward is 
 the module's parameters and checked against the module to 1e-10).
 
 A second implementation checks torch-rules where Zennit cannot (se, mbv3, mbconv, convnext, and
-also fire and bottleneck): `gradient_times_input_map`, the "gradient x input" trick on a copy of the
+also fire, bottleneck and shuffle): `gradient_times_input_map`, the "gradient x input" trick on a copy of the
 torch module whose pass-through ops pass relevance in the backward pass only (y = x * (f(x)/x).detach(),
 the SE gate detached, LayerNorm's sigma detached). Gradient x input equals LRP-epsilon in the limit
 epsilon -> 0, so it is compared with torch-rules run at epsilon = 1e-13: they agree to 1e-9 of max|R|
@@ -68,7 +73,8 @@ epsilon -> 0, so it is compared with torch-rules run at epsilon = 1e-13: they ag
 activations away from 0 and `pass` gives them relevance, which gradient x input cannot represent.
 
 Zennit (0.5.1, float64) is run as a second, independent implementation where its semantics equal
-clrp's: bottleneck_block (ResNetCanonizer: BN merged, the residual Add as a Sum module with the
+clrp's: shuffle_block (BN merged; chunk, cat and the shuffle are tensor functions whose gradient moves
+relevance with the values), bottleneck_block (ResNetCanonizer: BN merged, the residual Add as a Sum module with the
 Norm rule = proportional), fire_block and dense_block (BN merged only where it follows a conv, by
 name; the other BNs get Pass), with Epsilon(1e-6) / ZPlus(zero_params=['bias']) / ZBox(zero_params=
 ['bias']), Pass on the activations, Norm on average pooling, the gradient on max pooling, cat and
@@ -103,7 +109,7 @@ import onnxruntime as ort
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torchvision.models import convnext, densenet, efficientnet, mobilenetv3, resnet, squeezenet
+from torchvision.models import convnext, densenet, efficientnet, mobilenetv3, resnet, shufflenetv2, squeezenet
 from torchvision.ops import SqueezeExcitation
 from torchvision.ops.misc import Permute
 from torchvision.ops.stochastic_depth import StochasticDepth
@@ -199,6 +205,11 @@ def bottleneck_block():
     return BlockClassifier(conv_bn_act(3, 8, nn.ReLU), resnet.Bottleneck(8, 4, 2, downsample), 16)
 
 
+def shuffle_block():
+    block = nn.Sequential(shufflenetv2.InvertedResidual(16, 32, 2), shufflenetv2.InvertedResidual(32, 32, 1))
+    return BlockClassifier(conv_bn_act(3, 16, nn.ReLU), block, 32)
+
+
 # name -> (builder, seed, legacy opset)
 BLOCKS = {
     "se_block": (se_block, 9101, 13),
@@ -208,6 +219,7 @@ BLOCKS = {
     "fire_block": (fire_block, 9105, 13),
     "convnext_block": (convnext_block, 9106, 17),
     "bottleneck_block": (bottleneck_block, 9107, 13),
+    "shuffle_block": (shuffle_block, 9108, 13),
 }
 
 
@@ -442,6 +454,14 @@ class Rules:
             out = self.conv(out, m.conv3, m.bn3)
             identity = self.module(m.downsample, x) if m.downsample is not None else x
             return self.act(self.add(out, identity), m.relu)
+        if isinstance(m, shufflenetv2.InvertedResidual):
+            # chunk, cat and the shuffle's view/transpose move relevance with the values (autograd)
+            if m.stride == 1:
+                x1, x2 = x.chunk(2, dim=1)
+                out = torch.cat((x1, self.module(m.branch2, x2)), dim=1)
+            else:
+                out = torch.cat((self.module(m.branch1, x), self.module(m.branch2, x)), dim=1)
+            return shufflenetv2.channel_shuffle(out, 2)
         if isinstance(m, BlockClassifier):
             h = self.module(m.pool, self.module(m.block, self.module(m.stem, x)))
             return self.linear(torch.flatten(h, 1), m.fc)
@@ -588,7 +608,7 @@ def relative(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).abs().max() / b.abs().max().clamp_min(1e-300))
 
 
-ZENNIT_BLOCKS = ("bottleneck_block", "fire_block", "dense_block")
+ZENNIT_BLOCKS = ("bottleneck_block", "fire_block", "dense_block", "shuffle_block")
 
 
 def make_block(name: str) -> dict:

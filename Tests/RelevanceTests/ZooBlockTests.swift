@@ -59,11 +59,14 @@ final class ZooBlockTests: XCTestCase {
   func testSqueezeNetFireBlock() throws { try check("fire_block") }
   func testConvNeXtBlock() throws { try check("convnext_block") }
   func testResNetBottleneckBlock() throws { try check("bottleneck_block") }
+  /// Legacy: chunk as Slice of activations with Shape-computed ends; dynamo: Split; both: the
+  /// channel shuffle through a 5-D Reshape and Transpose.
+  func testShuffleNetV2Units() throws { try check("shuffle_block") }
 
   func testManifestListsEveryBlockAndBothExporters() throws {
     let manifest = try Self.manifest()
     XCTAssertEqual(Set(manifest.blocks.keys), ["se_block", "mbv3_block", "mbconv_block", "dense_block", "fire_block",
-                                               "convnext_block", "bottleneck_block"])
+                                               "convnext_block", "bottleneck_block", "shuffle_block"])
     for (name, block) in manifest.blocks {
       XCTAssertEqual(Set(block.exports.keys), ["legacy", "dynamo"], name)
       XCTAssertEqual(Set(block.maps.keys), ["epsilon", "zplus", "paper", "gradient"], name)

@@ -159,9 +159,13 @@ public struct ForwardPlan: Sendable {
       let a = axis < 0 ? axis + outputShape.count : axis
       return { Kernels.softmax($0[0], axis: a) }
     case .transpose(let perm): return { Kernels.transpose($0[0], perm: perm) }
+    case .slice:
+      // A Slice left by shape inference runs on activations with steps of 1: a crop.
+      let pads = try NodeShapes(graph: graph, node: node).sliceCrop(graph.shape(of: node.inputs[0]) ?? []).pads
+      return { Kernels.pad($0[0], pads: pads, value: 0) }
     case .flatten, .reshape, .squeeze, .unsqueeze, .identity, .dropout:
       return { $0[0].reshaped(outputShape) }
-    case .batchNorm, .gemm, .matMul, .shape, .gather, .slice, .cast, .constantOfShape, .reduceMean, .globalMaxPool:
+    case .batchNorm, .gemm, .matMul, .shape, .gather, .cast, .constantOfShape, .reduceMean, .globalMaxPool:
       throw graph.error(node, "is not executable; canonicalize the graph first")
     }
   }

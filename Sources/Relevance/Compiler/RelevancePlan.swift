@@ -10,6 +10,9 @@ public struct RelevancePlan: Sendable {
     case reshape
     case transpose(inverse: [Int])
     case concat(axis: Int)
+    /// The adjoint of `Kernels.pad` with `pads` (Pad: crop the border away; Slice, whose
+    /// forward is a pad with non-positive amounts: put each element back where it was copied
+    /// from, zeros elsewhere). Conserving as long as the forward pad added only constants.
     case crop(pads: [Int])
     /// Each window's relevance to its arg-max input; the switches come from the forward pass.
     case winnerTakeAll
@@ -246,6 +249,12 @@ public struct RelevancePlan: Sendable {
       return .concat(axis: axis < 0 ? axis + rank : axis)
     case .pad:
       return .crop(pads: graph.constant(node, 1)!.ints)
+    case .slice:
+      // A slice of an activation is a crop (negative pads): each output element's relevance
+      // goes back to the element it was copied from, zero to the elements cut away. That is
+      // the gradient as well, so every rule of the `other` family gets it, as for Pad.
+      // (Relevance plans are compiled for batch 1, so the batch axis is never cut.)
+      return .crop(pads: try NodeShapes(graph: graph, node: node).sliceCrop(graph.shape(of: node.inputs[0]) ?? []).pads)
     case .transpose(let perm):
       guard perm.first == 0 else { throw graph.error(node, "relevance through a transpose that moves the batch axis is not supported") }
       var inverse = perm
@@ -258,7 +267,7 @@ public struct RelevancePlan: Sendable {
       return .reshape
     case .softmax:
       throw graph.error(node, "no relevance rule for a Softmax inside the network")
-    case .batchNorm, .gemm, .matMul, .shape, .gather, .slice, .cast, .constantOfShape, .reduceMean, .globalMaxPool:
+    case .batchNorm, .gemm, .matMul, .shape, .gather, .cast, .constantOfShape, .reduceMean, .globalMaxPool:
       throw graph.error(node, "is not canonical; canonicalize the graph first")
     }
   }
@@ -351,6 +360,8 @@ extension Graph {
         if r.definition.outputIsNonNegative(inputs: inputs) { result.insert(node.output) }
       case .maxPool, .avgPool, .globalAvgPool, .concat, .transpose, .flatten, .reshape, .squeeze, .unsqueeze, .identity, .dropout, .pad:
         if inputsNonNegative { result.insert(node.output) }
+      case .slice:
+        if result.contains(node.inputs[0]) { result.insert(node.output) }
       default: continue
       }
     }

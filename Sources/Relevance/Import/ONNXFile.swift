@@ -378,3 +378,19 @@ struct ExternalDataFiles {
     return try data.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + length)])) }
   }
 }
+
+extension ONNXFile {
+  /// A model given as already decoded values, as if read from `path` (tests build small
+  /// ONNX graphs this way, without protobuf).
+  init(path: String, opset: Int, nodes: [NodeRecord], initializers: [String: Constant] = [:],
+       inputs: [ValueRecord], outputs: [ValueRecord]) {
+    self.path = path
+    self.opsetVersion = opset
+    self.producer = "clrp tests"
+    self.graphName = "test"
+    self.nodes = nodes
+    self.initializers = initializers
+    self.inputs = inputs
+    self.outputs = outputs
+  }
+}

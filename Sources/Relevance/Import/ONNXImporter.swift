@@ -10,7 +10,7 @@ public enum ONNXImporter {
     "Add", "AveragePool", "BatchNormalization", "Cast", "Concat", "Constant",
     "ConstantOfShape", "Conv", "ConvTranspose", "Div", "Dropout", "Flatten", "Gather", "Gemm",
     "GlobalAveragePool", "GlobalMaxPool", "Identity", "MatMul", "MaxPool", "Mul", "Pad",
-    "ReduceMean", "Reshape", "Shape", "Slice", "Softmax", "Squeeze", "Sub", "Transpose", "Unsqueeze",
+    "ReduceMean", "Reshape", "Shape", "Slice", "Softmax", "Split", "Squeeze", "Sub", "Transpose", "Unsqueeze",
   ]
   public static let testedOpsets = 7...21
 
@@ -62,9 +62,13 @@ public enum ONNXImporter {
       var inputs = record.inputs
       while let last = inputs.last, last.isEmpty { inputs.removeLast() }
 
-      func addConstant(_ constant: Constant, suffix: String) -> ValueName {
+      func freshName(_ suffix: String) -> ValueName {
         var name = "\(record.name)::\(suffix)"
         while constants[name] != nil { name += "_" }
+        return name
+      }
+      func addConstant(_ constant: Constant, suffix: String) -> ValueName {
+        let name = freshName(suffix)
         constants[name] = constant
         return name
       }
@@ -195,6 +199,11 @@ public enum ONNXImporter {
           }
         }
         op = .slice
+      case "Split":
+        let split = SplitAsSlices(record: record, opset: opset, attributes: attributes, inputs: inputs, fail: fail,
+                                  addConstant: { addConstant($0, suffix: $1) }, freshName: freshName)
+        nodes += try split.nodes(knownConstant: knownConstant)
+        continue
       case "Cast":
         let to = try attributes.int("to", 0)
         let floatTypes = [ONNXDataType.float, ONNXDataType.double, ONNXDataType.float16, ONNXDataType.bfloat16]

@@ -98,7 +98,7 @@ public enum Canonicalizer {
         throw graph.error(node, "a dense layer needs a constant weight operand (and for Gemm transA=0)")
       case .reduceMean:
         throw graph.error(node, "\(node.op.name) is supported over the spatial axes of an NCHW tensor only (as global pooling)")
-      case .shape, .gather, .slice, .cast, .constantOfShape:
+      case .shape, .gather, .cast, .constantOfShape:
         throw graph.error(node, "needs constant inputs; computing it on image data is not supported")
       default:
         continue

@@ -384,7 +384,10 @@ struct NodeShapes {
       let indices = try requireConstant(1, "indices")
       let a = try axis(axisValue, rank: x.count)
       return Array(x[..<a]) + indices.shape + Array(x[(a + 1)...])
-    case .shape, .slice:
+    case .slice:
+      // On run-time data (a channel split): a crop, steps of 1 only.
+      return try sliceCrop(try shape(0)).shape
+    case .shape:
       throw fail("needs a constant input; computing on run-time data is not supported")
     case .constantOfShape:
       throw fail("its shape input must be a constant or computable from shapes")
@@ -443,17 +446,37 @@ struct NodeShapes {
     return w
   }
 
+  /// A Slice of run-time data as the crop it is: the output shape and the (non-positive)
+  /// `Kernels.pad` amounts that cut it out of `x`, `[−start_0, ..., −(dim_0 − end_0), ...]`
+  /// in ONNX Pad order. Refuses steps other than 1 (nothing exports strided slices of
+  /// activations in the models clrp serves), naming them.
+  func sliceCrop(_ x: [Int]) throws -> (shape: [Int], pads: [Int]) {
+    let (outShape, starts, steps) = try sliceGeometry(x)
+    guard steps.allSatisfy({ $0 == 1 }) else {
+      throw fail("slicing run-time data with steps \(steps) is not supported (only step 1 on activations)")
+    }
+    let rank = x.count
+    var pads = [Int](repeating: 0, count: 2 * rank)
+    for a in 0..<rank {
+      pads[a] = -starts[a]
+      pads[rank + a] = -(x[a] - starts[a] - outShape[a])
+    }
+    return (outShape, pads)
+  }
+
   /// ONNX Slice (opset 10+): per-axis clamped start, step and output length.
   func sliceGeometry(_ x: [Int]) throws -> (shape: [Int], starts: [Int], steps: [Int]) {
     let starts = try requireConstant(1, "starts").ints, ends = try requireConstant(2, "ends").ints
-    let axes = constant(3)?.ints ?? Array(0..<starts.count)
-    let steps = constant(4)?.ints ?? [Int](repeating: 1, count: starts.count)
+    let axes = node.inputs.count > 3 && !node.inputs[3].isEmpty ? try requireConstant(3, "axes").ints : Array(0..<starts.count)
+    let steps = node.inputs.count > 4 && !node.inputs[4].isEmpty ? try requireConstant(4, "steps").ints : [Int](repeating: 1, count: starts.count)
     guard starts.count == ends.count, axes.count == starts.count, steps.count == starts.count else {
       throw fail("starts, ends, axes and steps differ in length")
     }
     var outShape = x, outStarts = [Int](repeating: 0, count: x.count), outSteps = [Int](repeating: 1, count: x.count)
+    var seen = Set<Int>()
     for (i, axisValue) in axes.enumerated() {
       let a = try axis(axisValue, rank: x.count)
+      guard seen.insert(a).inserted else { throw fail("axes \(axes) repeat an axis") }
       let dim = x[a], step = steps[i]
       guard step != 0 else { throw fail("slice step 0") }
       func clamp(_ v: Int, _ lo: Int, _ hi: Int) -> Int { min(max(v, lo), hi) }
