@@ -202,22 +202,21 @@ extension RelevancePlan {
       return [(x, lrnGradient(r, input: values[x]!, p))]
     case .residualSplit:
       let a = values[node.inputs[0]]!, b = values[node.inputs[1]]!
-      let s = r.dividedStabilized(by: Tensor(shape: a.shape, data: zip(a.data, b.data).map(+)), epsilon: 1e-6, zeros: &zeros)
+      let s = r.dividedStabilized(by: Kernels.broadcast(a, b, .add), epsilon: 1e-6, zeros: &zeros)
       return [(node.inputs[0], s.multiplied(byImage: a)), (node.inputs[1], s.multiplied(byImage: b))]
     case .residualAbsSplit:
       let a = values[node.inputs[0]]!, b = values[node.inputs[1]]!
-      let absA = a.data.map(abs), absB = b.data.map(abs)
-      let s = r.dividedStabilized(by: Tensor(shape: a.shape, data: zip(absA, absB).map(+)), epsilon: 0, zeros: &zeros)
-      return [(node.inputs[0], s.multiplied(byImage: Tensor(shape: a.shape, data: absA))),
-              (node.inputs[1], s.multiplied(byImage: Tensor(shape: b.shape, data: absB)))]
+      let absA = Kernels.elementwise(a) { abs($0) }, absB = Kernels.elementwise(b) { abs($0) }
+      let s = r.dividedStabilized(by: Kernels.broadcast(absA, absB, .add), epsilon: 0, zeros: &zeros)
+      return [(node.inputs[0], s.multiplied(byImage: absA)), (node.inputs[1], s.multiplied(byImage: absB))]
     case .residualEqual:
-      let half = Tensor(shape: r.shape, data: r.data.map { $0 / 2 })
+      let half = Kernels.elementwise(r) { $0 / 2 }
       return [(node.inputs[0], half), (node.inputs[1], half)]
     case .gate(let signal, let share):
-      let toSignal = share == 1 ? r : Tensor(shape: r.shape, data: r.data.map { $0 * share })
+      let toSignal = share == 1 ? r : Kernels.elementwise(r) { $0 * share }
       guard share < 1 else { return [(node.inputs[signal], toSignal)] }
       let gate = node.inputs[1 - signal]
-      let toGate = Tensor(shape: r.shape, data: r.data.map { $0 * (1 - share) })
+      let toGate = Kernels.elementwise(r) { $0 * (1 - share) }
       return [(node.inputs[signal], toSignal), (gate, toGate.summed(toImageShape: graph.shape(of: gate)!))]
     case .productGradient:
       let outputShape = graph.shapes[node.output]!
