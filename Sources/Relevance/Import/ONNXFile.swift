@@ -215,7 +215,14 @@ private func decodeSubgraph(_ a: Onnx__AttributeProto, file path: String, usedNa
     .last(where: { $0.tag == graphField && $0.wire_type == lengthDelimited }) else {
     throw ModelError("attribute '\(name)' is declared a graph but holds none")
   }
-  guard let message = onnx__graph_proto__unpack(nil, field.len, field.data) else {
+  // protobuf-c keeps an unknown field's bytes after its tag: the varint length, then the message.
+  var prefix = 0, length = 0
+  while prefix < field.len, prefix < 9 {
+    length |= Int(field.data[prefix] & 0x7f) << (7 * prefix)
+    prefix += 1
+    if field.data[prefix - 1] & 0x80 == 0 { break }
+  }
+  guard length == field.len - prefix, let message = onnx__graph_proto__unpack(nil, field.len - prefix, field.data + prefix) else {
     throw ModelError("attribute '\(name)': the subgraph does not decode")
   }
   defer { onnx__graph_proto__free_unpacked(message, nil) }
