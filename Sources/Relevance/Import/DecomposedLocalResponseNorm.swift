@@ -182,15 +182,16 @@ struct DecomposedLocalResponseNorm {
     }
 
     // y = Div(x, Pow(Add(Mul(a, alpha), k), beta)), constants on either side of Mul and Add.
-    /// The one user of `value` (past Identity nodes), which must be `opType`, and the value it reads.
-    func single(_ value: String, _ opType: String) throws -> (Record, String) {
+    /// The one user of `value` (past Identity nodes), which must be one of `opTypes`, and the value it reads.
+    func single(_ value: String, _ opTypes: [String]) throws -> (Record, String) {
       var current = value
+      let expected = opTypes.joined(separator: " or ")
       while true {
         let users = consumers(current)
-        guard users.count == 1 else { throw fail(matched.last!, "'\(current)' has \(users.count) users where one \(opType) was expected") }
+        guard users.count == 1 else { throw fail(matched.last!, "'\(current)' has \(users.count) users where one \(expected) was expected") }
         if users[0].opType == "Identity" { matched.append(users[0]); current = users[0].outputs[0]; continue }
-        guard users[0].opType == opType, users[0].inputs.count == 2 else {
-          throw fail(users[0], "\(users[0].opType) '\(users[0].name)' stands where \(opType) was expected")
+        guard opTypes.contains(users[0].opType), users[0].inputs.count == 2 else {
+          throw fail(users[0], "\(users[0].opType) '\(users[0].name)' stands where \(expected) was expected")
         }
         matched.append(users[0])
         return (users[0], current)
@@ -201,15 +202,26 @@ struct DecomposedLocalResponseNorm {
       guard let v = scalar(other) else { throw fail(record, "'\(other)' is not a constant scalar") }
       return v
     }
-    // torch's alpha multiplies the mean, ONNX LRN's alpha/size the sum: the same number.
-    let (scale, scaled) = try single(squeezed, "Mul")
-    let alpha = try otherScalar(scale, besides: scaled)
-    let (shift, shifted) = try single(scale.outputs[0], "Add")
-    let bias = try otherScalar(shift, besides: shifted)
-    let (power, base) = try single(shift.outputs[0], "Pow")
-    guard power.inputs[0] == base else { throw fail(power, "the Add is its exponent, not its base") }
-    guard let beta = scalar(power.inputs[1]) else { throw fail(power, "its exponent '\(power.inputs[1])' is not a constant scalar") }
-    let (divide, divisor) = try single(power.outputs[0], "Div")
+    // torch's alpha multiplies the mean, ONNX LRN's alpha/size the sum: the same number. The
+    // dynamo exporter's optimizer drops a Mul by alpha = 1 and an Add of k = 0.
+    // With beta = 1 the Pow goes too.
+    var (step, stepInput) = try single(squeezed, ["Mul", "Add", "Pow", "Div"])
+    var alpha: Float = 1, bias: Float = 0, beta: Float = 1
+    if step.opType == "Mul" {
+      alpha = try otherScalar(step, besides: stepInput)
+      (step, stepInput) = try single(step.outputs[0], ["Add", "Pow", "Div"])
+    }
+    if step.opType == "Add" {
+      bias = try otherScalar(step, besides: stepInput)
+      (step, stepInput) = try single(step.outputs[0], ["Pow", "Div"])
+    }
+    if step.opType == "Pow" {
+      guard step.inputs[0] == stepInput else { throw fail(step, "the normalizer is its exponent, not its base") }
+      guard let exponent = scalar(step.inputs[1]) else { throw fail(step, "its exponent '\(step.inputs[1])' is not a constant scalar") }
+      beta = exponent
+      (step, stepInput) = try single(step.outputs[0], ["Div"])
+    }
+    let (divide, divisor) = (step, stepInput)
     guard divide.inputs[0] == anchor.x, divide.inputs[1] == divisor else {
       throw fail(divide, "it divides '\(divide.inputs[0])', not the squared input '\(anchor.x)'")
     }
