@@ -149,7 +149,11 @@ struct DecomposedLocalResponseNorm {
     // Forward from the pool: Squeeze, or the legacy If (with the Shape → Gather → Equal that
     // computes its condition), then optional Identity and Reshape nodes.
     var matched = [anchor.square, anchor.reshape, pad, pool] + anchor.skipped
-    let poolOut = pool.outputs[0]
+    var poolOut = pool.outputs[0]
+    while case let users = consumers(poolOut), users.count == 1, users[0].opType == "Identity" {
+      matched.append(users[0])
+      poolOut = users[0].outputs[0]
+    }
     let poolUsers = consumers(poolOut)
     var squeezed: String
     if poolUsers.count == 1, poolUsers[0].opType == "Squeeze" {
