@@ -2,7 +2,8 @@
 /// N(c) = [c − ⌊(size−1)/2⌋, c + ⌈(size−1)/2⌉] (AlexNet, GoogLeNet). Attributes `size`
 /// (required), `alpha` 1e-4, `beta` 0.75, `bias` 1. Output ≥ 0 where the input is.
 /// Relevance: `pass` (unchanged, as Zennit and the LRP toolbox treat it) or `gradient`
-/// (`lrnGradient`).
+/// (`lrnGradient`). torch's `nn.LocalResponseNorm` (odd sizes) arrives here too, recognised in
+/// its exported decomposition by `Import/DecomposedLocalResponseNorm.swift`.
 struct LocalResponseNormalization: OperatorDefinition {
   var parameters: LRNParameters
 
