@@ -185,7 +185,6 @@ struct DecomposedLocalResponseNorm {
       }
     }
 
-    // y = Div(x, Pow(Add(Mul(a, alpha), k), beta)), constants on either side of Mul and Add.
     /// The one user of `value` (past Identity nodes), which must be one of `opTypes`, and the value it reads.
     func single(_ value: String, _ opTypes: [String]) throws -> (Record, String) {
       var current = value
@@ -206,9 +205,9 @@ struct DecomposedLocalResponseNorm {
       guard let v = scalar(other) else { throw fail(record, "'\(other)' is not a constant scalar") }
       return v
     }
+    // y = Div(x, Pow(Add(Mul(a, alpha), k), beta)), constants on either side of Mul and Add.
     // torch's alpha multiplies the mean, ONNX LRN's alpha/size the sum: the same number. The
-    // dynamo exporter's optimizer drops a Mul by alpha = 1 and an Add of k = 0.
-    // With beta = 1 the Pow goes too.
+    // dynamo exporter's optimizer drops a Mul by alpha = 1, an Add of k = 0, a Pow of beta = 1.
     var (step, stepInput) = try single(squeezed, ["Mul", "Add", "Pow", "Div"])
     var alpha: Float = 1, bias: Float = 0, beta: Float = 1
     if step.opType == "Mul" {
