@@ -232,6 +232,26 @@ class ConvNeXtBlock(nn.Module):
         return self.head(self.block(self.stem(x)))
 
 
+class LocalResponseNorms(nn.Module):
+    """AlexNet's conv → ReLU → LocalResponseNorm(5, 1e-4, 0.75, 2) twice, then a dense head; the
+    second LRN strong (size 3, alpha 1, beta 0.6, k 1) so that the normalizer matters. torch
+    exports LocalResponseNorm decomposed (Mul → Reshape → Pad → AveragePool → Squeeze, behind an
+    If in the legacy exporter → Mul → Add → Pow → Div); clrp imports it as ONNX LRN."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.n1 = nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0)
+        self.c2 = nn.Conv2d(8, 6, 3, padding=1)
+        self.n2 = nn.LocalResponseNorm(3, alpha=1.0, beta=0.6, k=1.0)
+        self.fc = nn.Linear(6 * 4 * 4, 4)
+
+    def forward(self, x):
+        x = self.n1(torch.relu(self.c1(x)))
+        x = nn.functional.max_pool2d(self.n2(torch.relu(self.c2(x))), 2)
+        return self.fc(x.flatten(1))
+
+
 CASES = {
     "sigmoid": (lambda: ActivationNet(nn.Sigmoid()), 17),
     "hardsigmoid": (lambda: ActivationNet(nn.Hardsigmoid()), 17),
@@ -268,6 +288,9 @@ CASES = {
     "convnext_block": (lambda: ConvNeXtBlock(), 17),
     # torch's dynamo exporter: Gelu, LayerNormalization, and as_strided as Reshape → Gather.
     "convnext_block_dynamo": (lambda: ConvNeXtBlock(), 20),
+    # LocalResponseNorm, decomposed by both exporters (legacy: pads computed, an If on a shape).
+    "lrn": (lambda: LocalResponseNorms(), 17),
+    "lrn_dynamo": (lambda: LocalResponseNorms(), 20),
 }
 
 

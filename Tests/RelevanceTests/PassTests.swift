@@ -752,11 +752,42 @@ final class PassTests: XCTestCase {
     XCTAssertEqual(after.shapes[after.nodes.first { $0.name == "sigmoid" }!.output], [1, 4, 4, 5])
   }
 
+  /// An LRN node carrying torch's decomposition inputs loses them when they are the ONNX window
+  /// (the back reshape target written with a 0 and a −1); a target or pads that place the
+  /// window elsewhere are refused, naming the node.
+  func testCheckDecomposedLRN() throws {
+    func graph(target: [Int], pads: [Int]) -> PassCase {
+      var b = GraphBuilder(seed: 23)
+      let x = b.input
+      let a = b.add(.relu, [x], name: "relu")
+      let y = b.add(.lrn(LRNParameters(size: 3, alpha: 0.5, beta: 0.75, bias: 1)),
+                    [a, b.ints(target), b.ints(pads), b.ints([0, 4, -1, 2])], name: "lrn")
+      return PassCase(name: "decomposed-lrn", graph: b.graph([1, 4, 3, 2], outputs: [y]), inputShape: [1, 4, 3, 2])
+    }
+    let (_, after) = try checkPass(CheckDecomposedLRN(), graph(target: [0, 1, 4, 3, -1], pads: [0, 0, 1, 0, 0, 0, 0, 1, 0, 0]))
+    XCTAssertEqual(after.nodes.first { $0.name == "lrn" }!.inputs, [after.nodes.first { $0.name == "relu" }!.output])
+    for (target, pads, reason) in [([1, 1, 3, 4, 2], [0, 0, 1, 0, 0, 0, 0, 1, 0, 0], "not [1, 1, 4, 3, 2]"),
+                                   ([1, 1, 4, 3, 2], [0, 0, 2, 0, 0, 0, 0, 0, 0, 0], "not [0, 0, 1, 0, 0, 0, 0, 1, 0, 0]")] {
+      var g = graph(target: target, pads: pads).graph
+      try Canonicalizer.bindInput(&g, [1, 4, 3, 2])
+      _ = try InferShapes().run(on: &g)
+      XCTAssertThrowsError(try CheckDecomposedLRN().run(on: &g)) { error in
+        XCTAssertTrue("\(error)".contains("node 'lrn'") && "\(error)".contains(reason), "\(error)")
+      }
+    }
+    var plain = graph(target: [], pads: []).graph
+    plain.nodes = plain.nodes.map { var n = $0; if n.name == "lrn" { n.inputs = [n.inputs[0]] }; return n }
+    try Canonicalizer.bindInput(&plain, [1, 4, 3, 2])
+    _ = try InferShapes().run(on: &plain)
+    XCTAssertFalse(try CheckDecomposedLRN().run(on: &plain))
+  }
+
   func testEveryCanonicalizerPassIsTestedHere() {
     let tested: Set<String> = [RemoveIdentities().name, StripTrailingSoftmax().name, LowerBatchNorm().name,
                                LowerConstantScaleShift().name, LowerDense().name, MergeAffines().name,
                                FoldAffineIntoLinear().name, LowerReduceMean().name, FuseActivationPatterns().name,
-                               LowerLastAxisMatMul().name, LowerGatherAsReshape().name, CancelTransposes().name]
+                               LowerLastAxisMatMul().name, LowerGatherAsReshape().name, CancelTransposes().name,
+                               CheckDecomposedLRN().name]
     for pass in Canonicalizer.passes {
       XCTAssertTrue(tested.contains(pass.name), "pass \(pass.name) has no test in PassTests")
     }

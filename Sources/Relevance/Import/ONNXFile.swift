@@ -15,7 +15,10 @@ struct ONNXFile {
       case floats([Float])
       case strings([String])
       case tensor(Constant)
-      /// Subgraphs, sparse tensors, type protos: recognised, never used by supported ops.
+      /// A subgraph (If's branches): its nodes and output names; its own initializers and
+      /// declared inputs are not decoded (exporters' branches hold neither).
+      case graph(Subgraph)
+      /// Lists of subgraphs, sparse tensors, type protos: recognised, never used by supported ops.
       case other(String)
     }
     var name: String
@@ -29,6 +32,14 @@ struct ONNXFile {
     var inputs: [String]
     var outputs: [String]
     var attributes: [String: Attribute.Value]
+  }
+
+  /// A decoded subgraph attribute (GraphProto): nodes in file order, output names.
+  struct Subgraph {
+    var nodes: [NodeRecord]
+    var outputs: [String]
+    /// Number of initializers the subgraph declares (clrp does not decode them).
+    var initializerCount: Int
   }
 
   struct ValueRecord {
@@ -116,36 +127,8 @@ struct ONNXFile {
     }
     self.initializers = initializers
 
-    var nodes: [NodeRecord] = []
     var usedNames: Set<String> = []
-    for i in 0..<graph.n_node {
-      let node = graph.node[i]!.pointee
-      let opType = string(node.op_type)
-      var name = string(node.name)
-      if name.isEmpty { name = "\(opType.isEmpty ? "node" : opType)_\(i)" }
-      // Node names identify nodes in messages, rule globs and traces: make them unique.
-      if usedNames.contains(name) {
-        var k = 2
-        while usedNames.contains("\(name)_\(k)") { k += 1 }
-        name = "\(name)_\(k)"
-      }
-      usedNames.insert(name)
-      var attributes: [String: Attribute.Value] = [:]
-      for a in 0..<node.n_attribute {
-        let attribute = node.attribute[a]!
-        do {
-          let decoded = try decodeAttribute(attribute, external: &externalFiles)
-          attributes[decoded.name] = decoded.value
-        } catch let error as ModelError {
-          throw ModelError(file: path, node: name, opType: opType, error.message)
-        }
-      }
-      nodes.append(NodeRecord(
-        name: name, opType: opType, domain: string(node.domain),
-        inputs: strings(node.input, node.n_input), outputs: strings(node.output, node.n_output),
-        attributes: attributes))
-    }
-    self.nodes = nodes
+    self.nodes = try decodeNodes(graph, file: path, usedNames: &usedNames, external: &externalFiles)
     inputs = (0..<graph.n_input).map { decodeValueInfo(graph.input[$0]!) }
     outputs = (0..<graph.n_output).map { decodeValueInfo(graph.output[$0]!) }
   }
@@ -187,8 +170,70 @@ private func decodeValueInfo(_ pointer: UnsafeMutablePointer<Onnx__ValueInfoProt
   return ONNXFile.ValueRecord(name: string(info.name), elementType: elementType, dims: dims)
 }
 
-private func decodeAttribute(_ pointer: UnsafeMutablePointer<Onnx__AttributeProto>,
-                             external: inout ExternalDataFiles) throws -> ONNXFile.Attribute {
+/// The nodes of `graph`, names made unique across the model (`usedNames`, shared with
+/// subgraphs so that a branch's nodes never shadow the main graph's in messages).
+private func decodeNodes(_ graph: Onnx__GraphProto, file path: String, usedNames: inout Set<String>,
+                         external: inout ExternalDataFiles) throws -> [ONNXFile.NodeRecord] {
+  var nodes: [ONNXFile.NodeRecord] = []
+  for i in 0..<graph.n_node {
+    let node = graph.node[i]!.pointee
+    let opType = string(node.op_type)
+    var name = string(node.name)
+    if name.isEmpty { name = "\(opType.isEmpty ? "node" : opType)_\(i)" }
+    // Node names identify nodes in messages, rule globs and traces: make them unique.
+    if usedNames.contains(name) {
+      var k = 2
+      while usedNames.contains("\(name)_\(k)") { k += 1 }
+      name = "\(name)_\(k)"
+    }
+    usedNames.insert(name)
+    var attributes: [String: ONNXFile.Attribute.Value] = [:]
+    for a in 0..<node.n_attribute {
+      let attribute = node.attribute[a]!
+      do {
+        let decoded = try decodeAttribute(attribute, file: path, usedNames: &usedNames, external: &external)
+        attributes[decoded.name] = decoded.value
+      } catch let error as ModelError {
+        throw ModelError(file: path, node: name, opType: opType, error.message)
+      }
+    }
+    nodes.append(ONNXFile.NodeRecord(
+      name: name, opType: opType, domain: string(node.domain),
+      inputs: strings(node.input, node.n_input), outputs: strings(node.output, node.n_output),
+      attributes: attributes))
+  }
+  return nodes
+}
+
+/// AttributeProto's `g` (field 6, a GraphProto). Our `onnx.proto` subset leaves the field out,
+/// so protobuf-c keeps its bytes as an unknown field; they are decoded here as a GraphProto.
+private func decodeSubgraph(_ a: Onnx__AttributeProto, file path: String, usedNames: inout Set<String>,
+                            external: inout ExternalDataFiles) throws -> ONNXFile.Subgraph {
+  let name = string(a.name)
+  let graphField: UInt32 = 6, lengthDelimited = PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED
+  guard let field = (0..<Int(a.base.n_unknown_fields)).map({ a.base.unknown_fields[$0] })
+    .last(where: { $0.tag == graphField && $0.wire_type == lengthDelimited }) else {
+    throw ModelError("attribute '\(name)' is declared a graph but holds none")
+  }
+  // protobuf-c keeps an unknown field's bytes after its tag: the varint length, then the message.
+  var prefix = 0, length = 0
+  while prefix < field.len, prefix < 9 {
+    length |= Int(field.data[prefix] & 0x7f) << (7 * prefix)
+    prefix += 1
+    if field.data[prefix - 1] & 0x80 == 0 { break }
+  }
+  guard length == field.len - prefix, let message = onnx__graph_proto__unpack(nil, field.len - prefix, field.data + prefix) else {
+    throw ModelError("attribute '\(name)': the subgraph does not decode")
+  }
+  defer { onnx__graph_proto__free_unpacked(message, nil) }
+  let graph = message.pointee
+  let nodes = try decodeNodes(graph, file: path, usedNames: &usedNames, external: &external)
+  return ONNXFile.Subgraph(nodes: nodes, outputs: (0..<graph.n_output).map { string(graph.output[$0]!.pointee.name) },
+                          initializerCount: Int(graph.n_initializer))
+}
+
+private func decodeAttribute(_ pointer: UnsafeMutablePointer<Onnx__AttributeProto>, file path: String,
+                             usedNames: inout Set<String>, external: inout ExternalDataFiles) throws -> ONNXFile.Attribute {
   let a = pointer.pointee
   let name = string(a.name)
   // Files older than IR version 2 may omit `type`; infer it from the field that is set.
@@ -216,6 +261,8 @@ private func decodeAttribute(_ pointer: UnsafeMutablePointer<Onnx__AttributeProt
     do { value = .tensor(try decodeTensor(t, external: &external)) } catch let error as ModelError {
       throw ModelError("attribute '\(name)': \(error.message)")
     }
+  case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH:
+    value = .graph(try decodeSubgraph(a, file: path, usedNames: &usedNames, external: &external))
   default: value = .other("attribute type \(type.rawValue)")
   }
   return ONNXFile.Attribute(name: name, value: value)

@@ -50,7 +50,7 @@ public enum ONNXImporter {
     }
 
     var nodes: [Node] = []
-    for record in file.nodes {
+    for record in try DecomposedLocalResponseNorm.rewrite(file) {
       let attributes = ONNXAttributes(node: record, file: path)
       func fail(_ message: String) -> ModelError {
         ModelError(file: path, node: record.name, opType: record.opType, message)

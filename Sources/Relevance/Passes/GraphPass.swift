@@ -11,6 +11,7 @@ public protocol GraphPass {
 public enum Canonicalizer {
   /// The rewrites run after shape inference, in order, repeated to a fixed point.
   public static let passes: [GraphPass] = [
+    CheckDecomposedLRN(),
     RemoveIdentities(),
     FuseActivationPatterns(),
     LowerGatherAsReshape(),

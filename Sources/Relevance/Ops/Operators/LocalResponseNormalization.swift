@@ -2,7 +2,8 @@
 /// N(c) = [c − ⌊(size−1)/2⌋, c + ⌈(size−1)/2⌉] (AlexNet, GoogLeNet). Attributes `size`
 /// (required), `alpha` 1e-4, `beta` 0.75, `bias` 1. Output ≥ 0 where the input is.
 /// Relevance: `pass` (unchanged, as Zennit and the LRP toolbox treat it) or `gradient`
-/// (`lrnGradient`).
+/// (`lrnGradient`). torch's `nn.LocalResponseNorm` (odd sizes) arrives here too, recognised in
+/// its exported decomposition by `Import/DecomposedLocalResponseNorm.swift`.
 struct LocalResponseNormalization: OperatorDefinition {
   var parameters: LRNParameters
 
@@ -16,6 +17,12 @@ struct LocalResponseNormalization: OperatorDefinition {
     guard size > 0, size <= 1 << 20 else { throw node.fail("attribute 'size' must be a positive integer (below 2^20), it is \(size)") }
     let p = LRNParameters(size: size, alpha: try node.attributes.float("alpha", 1e-4),
                           beta: try node.attributes.float("beta", 0.75), bias: try node.attributes.float("bias", 1))
+    // torch's decomposition (Import/DecomposedLocalResponseNorm.swift) carries the values that
+    // Passes/CheckDecomposedLRN.swift checks and then drops: [x, target5D, pads, target4D?].
+    let expectedInputs = node.attributes.has(DecomposedLocalResponseNorm.markerAttribute) ? 3...4 : 1...1
+    guard expectedInputs.contains(node.inputs.count), !node.inputs[0].isEmpty else {
+      throw node.fail("expects one input, has \(node.inputs.count)")
+    }
     return ImportedNode(op: .registered(LocalResponseNormalization(parameters: p)), inputs: node.inputs)
   }
 
