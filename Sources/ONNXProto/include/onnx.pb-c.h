@@ -93,6 +93,7 @@ struct  Onnx__AttributeProto
   protobuf_c_boolean has_s;
   ProtobufCBinaryData s;
   Onnx__TensorProto *t;
+  Onnx__GraphProto *g;
   size_t n_floats;
   float *floats;
   size_t n_ints;
@@ -104,7 +105,7 @@ struct  Onnx__AttributeProto
 };
 #define ONNX__ATTRIBUTE_PROTO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&onnx__attribute_proto__descriptor) \
-    , NULL, NULL, NULL, 0, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__UNDEFINED, 0, 0, 0, 0, 0, {0,NULL}, NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL }
+    , NULL, NULL, NULL, 0, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__UNDEFINED, 0, 0, 0, 0, 0, {0,NULL}, NULL, NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL }
 
 
 struct  Onnx__ValueInfoProto

@@ -205,27 +205,12 @@ private func decodeNodes(_ graph: Onnx__GraphProto, file path: String, usedNames
   return nodes
 }
 
-/// AttributeProto's `g` (field 6, a GraphProto). Our `onnx.proto` subset leaves the field out,
-/// so protobuf-c keeps its bytes as an unknown field; they are decoded here as a GraphProto.
+/// AttributeProto's `g`, a GraphProto (If's branches).
 private func decodeSubgraph(_ a: Onnx__AttributeProto, file path: String, usedNames: inout Set<String>,
                             external: inout ExternalDataFiles) throws -> ONNXFile.Subgraph {
-  let name = string(a.name)
-  let graphField: UInt32 = 6, lengthDelimited = PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED
-  guard let field = (0..<Int(a.base.n_unknown_fields)).map({ a.base.unknown_fields[$0] })
-    .last(where: { $0.tag == graphField && $0.wire_type == lengthDelimited }) else {
-    throw ModelError("attribute '\(name)' is declared a graph but holds none")
+  guard let message = a.g else {
+    throw ModelError("attribute '\(string(a.name))' is declared a graph but holds none")
   }
-  // protobuf-c keeps an unknown field's bytes after its tag: the varint length, then the message.
-  var prefix = 0, length = 0
-  while prefix < field.len, prefix < 9 {
-    length |= Int(field.data[prefix] & 0x7f) << (7 * prefix)
-    prefix += 1
-    if field.data[prefix - 1] & 0x80 == 0 { break }
-  }
-  guard length == field.len - prefix, let message = onnx__graph_proto__unpack(nil, field.len - prefix, field.data + prefix) else {
-    throw ModelError("attribute '\(name)': the subgraph does not decode")
-  }
-  defer { onnx__graph_proto__free_unpacked(message, nil) }
   let graph = message.pointee
   let nodes = try decodeNodes(graph, file: path, usedNames: &usedNames, external: &external)
   return ONNXFile.Subgraph(nodes: nodes, outputs: (0..<graph.n_output).map { string(graph.output[$0]!.pointee.name) },
@@ -243,6 +228,7 @@ private func decodeAttribute(_ pointer: UnsafeMutablePointer<Onnx__AttributeProt
     else if a.n_floats > 0 { type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS }
     else if a.n_strings > 0 { type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS }
     else if a.t != nil { type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR }
+    else if a.g != nil { type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH }
     else if a.has_s != 0 { type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING }
     else if a.has_f != 0 { type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT }
     else if a.has_i != 0 { type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT }
