@@ -454,25 +454,33 @@ struct ReferenceInterpreter {
     }
   }
 
-  /// Numpy broadcasting of a and b combined elementwise as reals.
-  private func broadcast(_ a: Value, _ b: Value, _ fail: (String) -> Failure, _ combine: (Double, Double) -> Double) throws -> Value {
-    let rank = max(a.shape.count, b.shape.count)
-    let pa = [Int](repeating: 1, count: rank - a.shape.count) + a.shape
-    let pb = [Int](repeating: 1, count: rank - b.shape.count) + b.shape
+  /// Numpy broadcasting of shapes a and b: the result shape and, per output element, the
+  /// indices of its a and b elements.
+  private func broadcastPairs(_ a: [Int], _ b: [Int], _ fail: (String) -> Failure) throws -> (shape: [Int], pairs: [(Int, Int)]) {
+    let rank = max(a.count, b.count)
+    let pa = [Int](repeating: 1, count: rank - a.count) + a
+    let pb = [Int](repeating: 1, count: rank - b.count) + b
     var shape: [Int] = []
     for (x, y) in zip(pa, pb) {
-      guard x == y || x == 1 || y == 1 else { throw fail("shapes \(a.shape) and \(b.shape) do not broadcast") }
+      guard x == y || x == 1 || y == 1 else { throw fail("shapes \(a) and \(b) do not broadcast") }
       shape.append(x == 1 ? y : x)
     }
-    let sa = rowMajorStrides(pa), sb = rowMajorStrides(pb), av = a.asReals, bv = b.asReals
-    return Value(shape: shape, reals: allIndices(shape).map { idx in
+    let sa = rowMajorStrides(pa), sb = rowMajorStrides(pb)
+    return (shape, allIndices(shape).map { idx -> (Int, Int) in
       var i = 0, j = 0
       for d in 0..<rank {
         if pa[d] != 1 { i += idx[d] * sa[d] }
         if pb[d] != 1 { j += idx[d] * sb[d] }
       }
-      return combine(av[i], bv[j])
+      return (i, j)
     })
+  }
+
+  /// Numpy broadcasting of a and b combined elementwise as reals.
+  private func broadcast(_ a: Value, _ b: Value, _ fail: (String) -> Failure, _ combine: (Double, Double) -> Double) throws -> Value {
+    let (shape, pairs) = try broadcastPairs(a.shape, b.shape, fail)
+    let av = a.asReals, bv = b.asReals
+    return Value(shape: shape, reals: pairs.map { i, j in combine(av[i], bv[j]) })
   }
 
   /// `f(channel, value)` for every element, channel = index along axis 1.
@@ -483,23 +491,7 @@ struct ReferenceInterpreter {
   }
 
   private func broadcast(_ a: Value, _ b: Value, _ op: BinaryOp, _ fail: (String) -> Failure) throws -> Value {
-    let rank = max(a.shape.count, b.shape.count)
-    let pa = [Int](repeating: 1, count: rank - a.shape.count) + a.shape
-    let pb = [Int](repeating: 1, count: rank - b.shape.count) + b.shape
-    var shape: [Int] = []
-    for (x, y) in zip(pa, pb) {
-      guard x == y || x == 1 || y == 1 else { throw fail("shapes \(a.shape) and \(b.shape) do not broadcast") }
-      shape.append(x == 1 ? y : x)
-    }
-    let sa = rowMajorStrides(pa), sb = rowMajorStrides(pb)
-    let index = allIndices(shape).map { idx -> (Int, Int) in
-      var i = 0, j = 0
-      for d in 0..<rank {
-        if pa[d] != 1 { i += idx[d] * sa[d] }
-        if pb[d] != 1 { j += idx[d] * sb[d] }
-      }
-      return (i, j)
-    }
+    let (shape, index) = try broadcastPairs(a.shape, b.shape, fail)
     if a.isInt && b.isInt {
       return Value(shape: shape, ints: index.map { i, j in
         let (u, v) = (a.ints[i], b.ints[j])
