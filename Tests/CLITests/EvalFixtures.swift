@@ -43,7 +43,7 @@ enum EvalFixtures {
     process.currentDirectoryURL = CLITests.fixtures.deletingLastPathComponent().deletingLastPathComponent()
     // stderr goes to a file, so a chatty process cannot block on a full pipe.
     let errPath = FileManager.default.temporaryDirectory.appendingPathComponent("clrp-stderr-\(UUID())").path
-    FileManager.default.createFile(atPath: errPath, contents: nil)
+    XCTAssertTrue(FileManager.default.createFile(atPath: errPath, contents: nil), "cannot create \(errPath)")
     defer { try? FileManager.default.removeItem(atPath: errPath) }
     let out = Pipe(), err = try XCTUnwrap(FileHandle(forWritingAtPath: errPath))
     process.standardOutput = out

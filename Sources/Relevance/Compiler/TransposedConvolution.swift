@@ -28,19 +28,22 @@ struct TransposedConvolution: Sendable {
   func weight(from w: Tensor) -> Tensor {
     let (m, cg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
     let mg = m / group, c = cg * group
-    var out = [Float](repeating: 0, count: w.count)
-    w.data.withUnsafeBufferPointer { src in
-      for g in 0..<group {
-        for mm in 0..<mg {
-          for cc in 0..<cg {
-            for i in 0..<kh {
-              for j in 0..<kw {
-                out[(((g * cg + cc) * mg + mm) * kh + i) * kw + j] = src[(((g * mg + mm) * cg + cc) * kh + (kh - 1 - i)) * kw + (kw - 1 - j)]
-              }
+    let taps = kh * kw
+    guard w.count > 0 else { return Tensor(shape: [c, mg, kh, kw], data: []) }
+    let out = [Float](unsafeUninitializedCapacity: w.count) { out, initialized in
+      w.data.withUnsafeBufferPointer { src in
+        for g in 0..<group {
+          for mm in 0..<mg {
+            for cc in 0..<cg {
+              // One filter's taps, reversed: tap t of W[g·mg + mm, cc] is tap taps − 1 − t of W̃.
+              let from = src.baseAddress! + ((g * mg + mm) * cg + cc) * taps
+              let to = out.baseAddress! + ((g * cg + cc) * mg + mm) * taps
+              for t in 0..<taps { to[t] = from[taps - 1 - t] }
             }
           }
         }
       }
+      initialized = w.count
     }
     return Tensor(shape: [c, mg, kh, kw], data: out)
   }
