@@ -53,6 +53,10 @@ extension Kernels {
   ///
   ///   - clamp: an activation applied to each slab of output while it is still in cache, instead
   ///     of in a separate pass (`Clamp.relu`, or a `Clip` such as ReLU6).
+  ///   - addend: a tensor shaped like the output added to it before the clamp (a residual
+  ///     connection, `clamp(conv(x) + bias + addend)`): the im2col and pointwise paths start
+  ///     the output as `addend + bias` and let the GEMM add to it, the others add it in the
+  ///     clamp's pass.
   ///
   /// Computed per image and group as `W_g · im2col(x_g)` with `cblas_sgemm`; the im2col matrix is
   /// built in slabs of output rows (about `columnBudget` values each), and a 1×1 stride-1 unpadded
@@ -62,22 +66,32 @@ extension Kernels {
   /// formula to float rounding (within 1e-5 of `Σ |x · W|` per output in the tests). Depthwise
   /// convolutions (one filter per channel) run as direct loops (`conv2dDepthwise`).
   public static func conv2d(_ x: Tensor, weight: Tensor, bias: [Float]?, window: Window2D, group: Int,
-                            clamp: Clamp? = nil) -> Tensor {
+                            clamp: Clamp? = nil, addend: Tensor? = nil) -> Tensor {
     let s = ConvShape(input: x.shape, weight: weight.shape, window: window, group: group)
     precondition(bias == nil || bias!.count == s.m, "conv2d: bias must have \(s.m) values")
+    precondition(addend == nil || addend!.shape == [s.n, s.m, s.oH, s.oW],
+                 "conv2d: addend \(addend!.shape) must have the output's shape \([s.n, s.m, s.oH, s.oW])")
+    if let addend, isDepthwise(s) || usesWinograd(s, window) {
+      let y = conv2d(x, weight: weight, bias: bias, window: window, group: group)
+      return addAndClamp(y, addend, clamp: clamp)
+    }
     let data = x.data.withUnsafeBufferPointer { xb in
       weight.data.withUnsafeBufferPointer { wb in
-        makeArray(count: s.n * s.m * s.oH * s.oW) { y in
-          if isDepthwise(s) {
-            conv2dDepthwise(xb.base, weight: wb.base, bias: bias, shape: s, window: window, clamp: clamp, y: y)
-          } else if usesWinograd(s, window) {
-            conv2dWinograd(xb.base, weight: wb.base, bias: bias, shape: s, window: window, clamp: clamp, y: y)
-          } else if isPointwise(window) {
-            conv2dSlabs(xb.base, weight: wb.base, bias: bias, shape: s, window: window, clamp: clamp, y: y, columns: nil)
-          } else {
-            ScratchPool.shared.with(s.kSize * s.rowsPerSlab * s.oW) { columns in
-              conv2dSlabs(xb.base, weight: wb.base, bias: bias, shape: s, window: window, clamp: clamp, y: y,
-                          columns: columns)
+        (addend?.data ?? []).withUnsafeBufferPointer { ab in
+          let addendBase = addend == nil ? nil : ab.base
+          return makeArray(count: s.n * s.m * s.oH * s.oW) { y in
+            if isDepthwise(s) {
+              conv2dDepthwise(xb.base, weight: wb.base, bias: bias, shape: s, window: window, clamp: clamp, y: y)
+            } else if usesWinograd(s, window) {
+              conv2dWinograd(xb.base, weight: wb.base, bias: bias, shape: s, window: window, clamp: clamp, y: y)
+            } else if isPointwise(window) {
+              conv2dSlabs(xb.base, weight: wb.base, bias: bias, shape: s, window: window, clamp: clamp, y: y, columns: nil,
+                          addend: addendBase)
+            } else {
+              ScratchPool.shared.with(s.kSize * s.rowsPerSlab * s.oW) { columns in
+                conv2dSlabs(xb.base, weight: wb.base, bias: bias, shape: s, window: window, clamp: clamp, y: y,
+                            columns: columns, addend: addendBase)
+              }
             }
           }
         }
@@ -86,12 +100,13 @@ extension Kernels {
     return Tensor(shape: [s.n, s.m, s.oH, s.oW], data: data)
   }
 
-  /// The im2col path of `conv2d`, slab by slab of output rows: the bias written into the slab,
+  /// The im2col path of `conv2d`, slab by slab of output rows: the bias (plus the addend, if
+  /// any) written into the slab,
   /// `W_g · columns` added to it, then the clamp in one pass over the slab (`clampRows`). Without
   /// `columns` (a pointwise window) the input rows themselves are the right-hand matrix.
   static func conv2dSlabs(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: [Float]?, shape s: ConvShape,
                           window: Window2D, clamp: Clamp?, y: UnsafeMutablePointer<Float>,
-                          columns: UnsafeMutablePointer<Float>?) {
+                          columns: UnsafeMutablePointer<Float>?, addend: UnsafePointer<Float>? = nil) {
     let plane = s.oH * s.oW, inPlane = s.h * s.w
     for img in 0..<s.n {
       for g in 0..<s.group {
@@ -112,13 +127,41 @@ extension Kernels {
           }
           // With a bias, the slab starts as the bias and the GEMM adds to it (beta 1): OpenBLAS
           // would otherwise zero it first (beta 0) and the bias take one more pass over it.
-          bias?.withUnsafeBufferPointer { clrp_fill_rows(out + r0 * s.oW, s.mg, cols, plane, $0.base + g * s.mg) }
+          if let addend {
+            // A residual addend: the slab starts as addend + bias.
+            let from = addend + (img * s.m + g * s.mg) * plane + r0 * s.oW, to = out + r0 * s.oW
+            for f in 0..<s.mg {
+              let b = bias?[g * s.mg + f] ?? 0
+              for i in 0..<cols { to[f * plane + i] = from[f * plane + i] + b }
+            }
+          } else {
+            bias?.withUnsafeBufferPointer { clrp_fill_rows(out + r0 * s.oW, s.mg, cols, plane, $0.base + g * s.mg) }
+          }
           sgemm(m: s.mg, n: cols, k: s.kSize, a: weight + g * s.mg * s.kSize, lda: s.kSize,
-                b: b, ldb: ldb, beta: bias == nil ? 0 : 1, c: out + r0 * s.oW, ldc: plane)
+                b: b, ldb: ldb, beta: bias == nil && addend == nil ? 0 : 1, c: out + r0 * s.oW, ldc: plane)
           clampRows(out + r0 * s.oW, rows: s.mg, count: cols, stride: plane, clamp: clamp)
         }
       }
     }
+  }
+
+  /// `clamp(y + addend)` elementwise (same shapes), in one pass.
+  static func addAndClamp(_ y: Tensor, _ addend: Tensor, clamp: Clamp?) -> Tensor {
+    let count = y.count
+    let data = y.data.withUnsafeBufferPointer { yb in
+      addend.data.withUnsafeBufferPointer { ab in
+        makeArray(count: count) { out in
+          parallelChunks(count, work: count) { range in
+            if let clamp {
+              for i in range { out[i] = clamp(yb[i] + ab[i]) }
+            } else {
+              for i in range { out[i] = yb[i] + ab[i] }
+            }
+          }
+        }
+      }
+    }
+    return Tensor(shape: y.shape, data: data)
   }
 
   /// `y[f, i] = clamp(y[f, i])` for the `rows` rows of `count` values, `stride` apart, in

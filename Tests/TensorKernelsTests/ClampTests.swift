@@ -29,6 +29,26 @@ final class ClampTests: XCTestCase {
     XCTAssertGreaterThan(clippedBoth, cases.count, "the bounds should clip on both sides in most cases")
   }
 
+  /// `conv2d(..., clamp:, addend:)` (a residual connection run inside the convolution) equals
+  /// clamp(direct convolution + addend) on every path, with and without the clamp.
+  func testResidualAddendMatchesDirectConvolutionPlusAddend() {
+    var rng = SplitMix64(seed: 37)
+    for c in ConvolutionTests.cases + WinogradTests.cases + DepthwiseConvTests.cases {
+      let x = rng.tensor(c.input), w = rng.tensor([c.filters, c.input[1] / c.group, c.window.kernelH, c.window.kernelW])
+      let bias = c.bias ? rng.floats(c.filters) : nil
+      let reference = referenceConv(x, w, bias: bias, window: c.window, group: c.group)
+      let addend = rng.tensor(reference.shape)
+      let sum = Reference(shape: reference.shape, values: zip(reference.values, addend.data).map { $0 + Double($1) },
+                          magnitude: zip(reference.magnitude, addend.data).map { $0 + abs(Double($1)) })
+      let spread = sum.values.map(abs).max() ?? 1
+      assertClose(Kernels.conv2d(x, weight: w, bias: bias, window: c.window, group: c.group, addend: addend), sum,
+                  "\(c.name) + addend")
+      let clamp = Clamp(lower: 0, upper: Float(0.5 * spread))
+      assertClose(Kernels.conv2d(x, weight: w, bias: bias, window: c.window, group: c.group, clamp: clamp, addend: addend),
+                  clamped(sum, 0, Double(clamp.upper)), "\(c.name) + addend, clamped")
+    }
+  }
+
   func testClampOfScalarsAndVectors() {
     let relu6 = Clamp(lower: 0, upper: 6)
     XCTAssertEqual([-1, 0, 3, 6, 7].map { relu6(Float($0)) }, [0, 0, 3, 6, 6])

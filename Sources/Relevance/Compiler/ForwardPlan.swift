@@ -29,7 +29,9 @@ public struct ForwardPlan: Sendable {
 
   /// Compiles a canonical graph (see `Canonicalizer`); ops left uncanonical are errors.
   /// An activation whose input comes from a conv or dense layer that nothing else
-  /// reads runs in place on that layer's output, unless the layer's output is in `keep`.
+  /// reads runs in place on that layer's output, unless the layer's output is in `keep`; a
+  /// residual Add of such a conv output (and the clamp after it) runs inside the conv
+  /// (`residualConvolutions`).
   /// The max-pool nodes whose indices are in `switches` also produce their arg-max switches,
   /// as a value named `switchesName(of:)` (flat in-plane indices stored as floats).
   ///
@@ -59,10 +61,26 @@ public struct ForwardPlan: Sendable {
       default: continue
       }
     }
-    let fusedActivations = Set(fused.values.map(\.name))
+    let residuals = ForwardPlan.residualConvolutions(graph, keep: keep, consumers: consumers, producers: producers)
+    let fusedActivations = Set(fused.values.map(\.name)).union(residuals.values.compactMap { $0.activation?.name })
+    let convolutionsRunByTheirAdd = Set(residuals.values.map(\.conv))
     var steps: [Step] = []
     var lastRead = [Int](repeating: -1, count: slots.count)
-    for (index, node) in graph.nodes.enumerated() where !fusedActivations.contains(node.name) {
+    for (index, node) in graph.nodes.enumerated()
+    where !fusedActivations.contains(node.name) && !convolutionsRunByTheirAdd.contains(index) {
+      if let residual = residuals[index], case .conv(let conv) = graph.nodes[residual.conv].op {
+        // conv(x) + bias + other, then the clamp, as one step where the Add was.
+        let convNode = graph.nodes[residual.conv]
+        let weight = graph.constant(convNode, 1)!.tensor, bias = graph.constant(convNode, 2)?.floats
+        let clamp = residual.activation.flatMap { if case .activation(let a) = $0.op { a.clamp } else { nil } }
+        let operands: [Operand] = [.value(slots[convNode.inputs[0]]!), .value(slots[residual.other]!)]
+        for case .value(let slot) in operands { lastRead[slot] = steps.count }
+        let output = slots[residual.activation?.output ?? node.output]!
+        steps.append(Step(node: index, operands: operands, outputs: [output]) {
+          [Kernels.conv2d($0[0], weight: weight, bias: bias, window: conv.window, group: conv.group, clamp: clamp, addend: $0[1])]
+        })
+        continue
+      }
       let operands: [Operand] = node.inputs.compactMap { name in
         if name.isEmpty { return nil }
         if let c = graph.constants[name] { return .constant(c.tensor) }
@@ -94,6 +112,47 @@ public struct ForwardPlan: Sendable {
     self.steps = steps
     self.slots = slots
     self.lastRead = lastRead
+  }
+
+  /// A residual connection that runs as one convolution step: `Add(conv(x), other)` where the
+  /// conv's output is read by nothing else, then optionally a clamp activation (ReLU, ReLU6)
+  /// that is the Add's only reader. `Kernels.conv2d(addend:)` starts the conv's output as
+  /// `other + bias` and adds the product to it, so the Add and the activation take no pass of
+  /// their own. Not when the conv's or the Add's output is in `keep` (the relevance pass reads
+  /// the Add's operands) or a graph output.
+  struct ResidualConvolution {
+    /// Index of the conv node.
+    var conv: Int
+    /// The Add's other operand.
+    var other: ValueName
+    /// The clamp activation applied to the sum, if fused.
+    var activation: Node?
+  }
+
+  /// The residual convolutions of `graph`, keyed by the index of their Add node.
+  static func residualConvolutions(_ graph: Graph, keep: Set<ValueName>, consumers: [ValueName: [Int]],
+                                   producers: [ValueName: Int]) -> [Int: ResidualConvolution] {
+    func isPrivate(_ value: ValueName) -> Bool {
+      consumers[value]?.count == 1 && !keep.contains(value) && !graph.outputs.contains(value)
+    }
+    var found: [Int: ResidualConvolution] = [:]
+    for (index, node) in graph.nodes.enumerated() {
+      guard case .elementwise(.add) = node.op, node.inputs.count == 2,
+            let shape = graph.shapes[node.output] else { continue }
+      for side in 0..<2 {
+        let summand = node.inputs[side], other = node.inputs[1 - side]
+        guard let p = producers[summand], case .conv = graph.nodes[p].op, isPrivate(summand),
+              graph.constants[other] == nil, graph.shapes[summand] == shape, graph.shapes[other] == shape else { continue }
+        var activation: Node?
+        if isPrivate(node.output), let reader = consumers[node.output]?.first,
+           case .activation(let a) = graph.nodes[reader].op, a.clamp != nil {
+          activation = graph.nodes[reader]
+        }
+        found[index] = ResidualConvolution(conv: p, other: other, activation: activation)
+        break
+      }
+    }
+    return found
   }
 
   /// Bytes of every value a run of `graph` may hold at once (input, every node output, the
