@@ -11,6 +11,7 @@ clrp_float_environment clrp_set_subnormal_flush(int flush) {
   return saved;
 }
 void clrp_restore_float_environment(clrp_float_environment saved) { _mm_setcsr((unsigned int)saved); }
+clrp_float_environment clrp_get_float_environment(void) { return _mm_getcsr(); }
 int clrp_subnormals_flushed(void) { return (_mm_getcsr() & FLUSH_BITS) == FLUSH_BITS; }
 
 #elif defined(__aarch64__)
@@ -29,10 +30,12 @@ clrp_float_environment clrp_set_subnormal_flush(int flush) {
   return saved;
 }
 void clrp_restore_float_environment(clrp_float_environment saved) { write_fpcr(saved); }
+clrp_float_environment clrp_get_float_environment(void) { return read_fpcr(); }
 int clrp_subnormals_flushed(void) { return (read_fpcr() & FLUSH_BITS) != 0; }
 
 #else
 clrp_float_environment clrp_set_subnormal_flush(int flush) { (void)flush; return 0; }
 void clrp_restore_float_environment(clrp_float_environment saved) { (void)saved; }
+clrp_float_environment clrp_get_float_environment(void) { return 0; }
 int clrp_subnormals_flushed(void) { return 0; }
 #endif

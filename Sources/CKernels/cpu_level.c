@@ -17,14 +17,16 @@ static int detected_level(void) {
 }
 
 int clrp_cpu_level(void) {
-  static int cached = -1;  // racing first calls all compute the same answer
-  if (cached < 0) {
+  static int cached = -1;  // racing first calls all compute and store the same answer
+  int known = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+  if (known >= 0) return known;
+  {
     int level = detected_level();
     // CLRP_KERNEL_LEVEL=baseline|avx2 caps the level (benchmarks of the variants; never raises it).
     const char *cap = getenv("CLRP_KERNEL_LEVEL");
     if (cap && strcmp(cap, "baseline") == 0) level = CLRP_LEVEL_BASELINE;
     if (cap && strcmp(cap, "avx2") == 0 && level > CLRP_LEVEL_AVX2) level = CLRP_LEVEL_AVX2;
-    cached = level;
+    __atomic_store_n(&cached, level, __ATOMIC_RELAXED);
+    return level;
   }
-  return cached;
 }

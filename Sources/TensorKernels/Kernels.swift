@@ -16,8 +16,9 @@ extension Kernels {
   static let parallelWorkThreshold = 1 << 16
 
   /// Runs `body(range)` over contiguous chunks that cover `0..<count`, one chunk per core when
-  /// the total `work` is large enough, else a single call covering everything. Worker threads
-  /// flush subnormals exactly when the calling thread does (`withSubnormals(flushed:)`).
+  /// the total `work` is large enough, else a single call covering everything. Every chunk runs
+  /// under the calling thread's floating-point mode (`FloatEnvironment`), subnormal flushing
+  /// included.
   @inline(__always)
   static func parallelChunks(_ count: Int, work: Int, _ body: (Range<Int>) -> Void) {
     let chunks = (count <= 1 || work < parallelWorkThreshold) ? 1 : min(count, threadCount)
@@ -25,10 +26,14 @@ extension Kernels {
       if count > 0 { body(0..<count) }
       return
     }
-    let flush = subnormalsFlushed
-    DispatchQueue.concurrentPerform(iterations: chunks) { t in
-      let range = (t * count / chunks)..<((t + 1) * count / chunks)
-      withSubnormals(flushed: flush) { body(range) }
+    let caller = FloatEnvironment.current
+    // A thread GCD creates copies its creator's floating-point mode: create them in IEEE mode,
+    // so that flushing never leaks into the pool's later, unrelated work.
+    withSubnormals(flushed: false) {
+      DispatchQueue.concurrentPerform(iterations: chunks) { t in
+        let range = (t * count / chunks)..<((t + 1) * count / chunks)
+        caller.whileSet { body(range) }
+      }
     }
   }
 

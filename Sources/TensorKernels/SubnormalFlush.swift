@@ -11,12 +11,12 @@ extension Kernels {
   /// over such an input ran at 10 GFLOP/s instead of 100 (EfficientNet-B0's projection convs),
   /// the whole forward pass 1.4x slower. Flushing changes no value by more than 2^−126.
   ///
-  /// The runtime's entry points (`ForwardPlan.run`, the relevance runs) call this. The worker
-  /// threads of `parallelChunks` take the calling thread's mode for each chunk, either way (a
-  /// worker thread created during a flushed run starts out flushing: Linux copies the
-  /// floating-point state into new threads; such a thread keeps that mode outside clrp's chunks).
-  /// OpenBLAS's own threads keep their mode, but then see no subnormal inputs (the kernels that
-  /// produce them flush).
+  /// The runtime's entry points (`ForwardPlan.run`, the relevance runs) call this. The chunks of
+  /// `parallelChunks` run under the calling thread's mode on whichever thread runs them, and GCD
+  /// creates its threads from a thread in IEEE mode (a new thread copies its creator's
+  /// floating-point state on Linux). OpenBLAS's own threads keep their mode: the data the
+  /// kernels produce has no subnormals, but constant weights or inputs may, and those threads
+  /// then read them as they are.
   @inline(__always)
   public static func withSubnormalsFlushed<T>(_ body: () throws -> T) rethrows -> T {
     try withSubnormals(flushed: true, body)
@@ -29,6 +29,23 @@ extension Kernels {
     let saved = clrp_set_subnormal_flush(flushed ? 1 : 0)
     defer { clrp_restore_float_environment(saved) }
     return try body()
+  }
+
+  /// A thread's whole floating-point control word (rounding, exception masks, subnormal mode),
+  /// to run work on another thread under the same mode.
+  struct FloatEnvironment {
+    let word: clrp_float_environment
+
+    static var current: FloatEnvironment { FloatEnvironment(word: clrp_get_float_environment()) }
+
+    /// `body` with the calling thread set to this mode, then back to its own.
+    @inline(__always)
+    func whileSet<T>(_ body: () throws -> T) rethrows -> T {
+      let saved = clrp_get_float_environment()
+      clrp_restore_float_environment(word)
+      defer { clrp_restore_float_environment(saved) }
+      return try body()
+    }
   }
 
   /// Whether the calling thread flushes subnormals now.

@@ -1,8 +1,9 @@
 #ifndef CLRP_CFLOATENVIRONMENT_H
 #define CLRP_CFLOATENVIRONMENT_H
 
-/// The calling thread's floating-point control word (MXCSR on x86-64, FPCR on AArch64), saved
-/// by `clrp_flush_subnormals` and given back to `clrp_restore_float_environment`.
+/// The calling thread's floating-point control word (MXCSR on x86-64, FPCR on AArch64), as
+/// `clrp_set_subnormal_flush` and `clrp_get_float_environment` return it and
+/// `clrp_restore_float_environment` takes it.
 typedef unsigned long clrp_float_environment;
 
 /// With `flush` nonzero, makes the calling thread treat subnormal float inputs as zero and flush
@@ -16,8 +17,12 @@ typedef unsigned long clrp_float_environment;
 /// state into new threads).
 clrp_float_environment clrp_set_subnormal_flush(int flush);
 
-/// Puts back a control word `clrp_flush_subnormals` returned on this thread.
+/// Sets the calling thread's control word (one `clrp_set_subnormal_flush` or
+/// `clrp_get_float_environment` returned, on this thread or another).
 void clrp_restore_float_environment(clrp_float_environment saved);
+
+/// The calling thread's control word.
+clrp_float_environment clrp_get_float_environment(void);
 
 /// Whether the calling thread flushes subnormals now (for tests).
 int clrp_subnormals_flushed(void);

@@ -118,8 +118,8 @@ public struct ForwardPlan: Sendable {
   /// conv's output is read by nothing else, then optionally a clamp activation (ReLU, ReLU6)
   /// that is the Add's only reader. `Kernels.conv2d(addend:)` starts the conv's output as
   /// `other + bias` and adds the product to it, so the Add and the activation take no pass of
-  /// their own. Not when the conv's or the Add's output is in `keep` (the relevance pass reads
-  /// the Add's operands) or a graph output.
+  /// their own. Not when the conv's output is in `keep` (the relevance pass reads the Add's
+  /// operands) or a graph output; the activation stays separate when the Add's output is.
   struct ResidualConvolution {
     /// Index of the conv node.
     var conv: Int

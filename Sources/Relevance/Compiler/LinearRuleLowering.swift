@@ -152,8 +152,8 @@ struct LinearRuleLowering: Sendable {
   func modify(input a: Tensor, _ variant: Input) -> Tensor {
     switch variant {
     case .activation: return a
-    case .positive: return Tensor(shape: a.shape, data: Self.map(a.data) { $0 > 0 ? $0 : 0 })
-    case .negative: return Tensor(shape: a.shape, data: Self.map(a.data) { $0 < 0 ? $0 : 0 })
+    case .positive: return Tensor(shape: a.shape, data: Self.map(a.data) { $0 < 0 ? 0 : $0 })
+    case .negative: return Tensor(shape: a.shape, data: Self.map(a.data) { $0 > 0 ? 0 : $0 })
     case .ones: return Tensor(shape: a.shape, data: [Float](repeating: 1, count: a.count))
     case .low, .high:
       let bound = variant == .low ? low : high

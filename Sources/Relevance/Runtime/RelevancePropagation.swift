@@ -469,6 +469,7 @@ extension Tensor {
   /// self ([K, ...]) times `factors` (one image's worth of values) in every signal slice.
   private func scaledPerImage(by factors: [Float]) -> Tensor {
     let per = factors.count
+    precondition(per > 0 && count % per == 0, "scaledPerImage: \(count) values are not whole images of \(per)")
     let out = [Float](unsafeUninitializedCapacity: count) { ob, initialized in
       data.withUnsafeBufferPointer { rb in
         factors.withUnsafeBufferPointer { fb in

@@ -27,7 +27,11 @@ struct ElementwiseExtremum: OperatorDefinition {
       throw node.fail("needs one or more inputs, none of them empty")
     }
     let constantIndex = node.inputs.indices.filter { node.constantInput($0) != nil }
-    if node.inputs.count == 2, constantIndex.count == 1, let c = node.constantInput(constantIndex[0]), c.count == 1 {
+    // Against a scalar of rank 0 or 1 it is a Clip of the other input; a constant of higher rank
+    // could raise the output's rank under broadcasting (a [1, 1, 1, 1] bound on a [N, C] input),
+    // so it stays the general op.
+    if node.inputs.count == 2, constantIndex.count == 1, let c = node.constantInput(constantIndex[0]), c.count == 1,
+       c.shape.count <= 1 {
       let bound = c.floats[0]
       guard !bound.isNaN else { throw node.fail("the bound is NaN") }
       let clip = kind == .max ? Clip(low: bound, high: .infinity) : Clip(low: -.infinity, high: bound)
