@@ -64,14 +64,19 @@ seconds() {
 kernels() {
   "$1" bench "$2" --forward --runs 1 --no-reference --json | sed -n 's/.*"blas_kernels" *: *"\([^"]*\)".*/\1/p'
 }
-for model in "${models[@]}"; do
-  dist_seconds=() normal_seconds=()
+# alternating_medians MEASURE MODEL: sets `normal` and `dist` to the medians of $rounds
+# alternating runs of `MEASURE CLRP MODEL` with each binary.
+alternating_medians() {
+  local measure=$1 model=$2 normal_values=() dist_values=()
   for _ in $(seq "$rounds"); do
-    normal_seconds+=("$(seconds "$normal_clrp" "$model")")
-    dist_seconds+=("$(seconds "$dist_clrp" "$model")")
+    normal_values+=("$("$measure" "$normal_clrp" "$model")")
+    dist_values+=("$("$measure" "$dist_clrp" "$model")")
   done
-  normal=$(printf '%s\n' "${normal_seconds[@]}" | median)
-  dist=$(printf '%s\n' "${dist_seconds[@]}" | median)
+  normal=$(printf '%s\n' "${normal_values[@]}" | median)
+  dist=$(printf '%s\n' "${dist_values[@]}" | median)
+}
+for model in "${models[@]}"; do
+  alternating_medians seconds "$model"
   printf '| %s | %s / %s | %.4f s | %.4f s | %.3f |\n' "$(basename "$model")" \
     "$(kernels "$normal_clrp" "$model")" "$(kernels "$dist_clrp" "$model")" "$normal" "$dist" \
     "$(awk -v d="$dist" -v n="$normal" 'BEGIN { print d / n }')"
@@ -90,13 +95,7 @@ echo "CPU seconds (user + sys) of clrp bench --forward --runs $bench_runs, one B
 echo "| model | normal build | dist/clrp | dist / normal |"
 echo "| --- | --- | --- | --- |"
 for model in "${models[@]}"; do
-  dist_seconds=() normal_seconds=()
-  for _ in $(seq "$rounds"); do
-    normal_seconds+=("$(cpu_seconds "$normal_clrp" "$model")")
-    dist_seconds+=("$(cpu_seconds "$dist_clrp" "$model")")
-  done
-  normal=$(printf '%s\n' "${normal_seconds[@]}" | median)
-  dist=$(printf '%s\n' "${dist_seconds[@]}" | median)
+  alternating_medians cpu_seconds "$model"
   printf '| %s | %.2f s | %.2f s | %.3f |\n' "$(basename "$model")" "$normal" "$dist" \
     "$(awk -v d="$dist" -v n="$normal" 'BEGIN { print d / n }')"
 done

@@ -157,16 +157,8 @@ final class DecomposedLRNTests: XCTestCase {
       let rules = try RuleSet.load(nameOrPath: "paper").assign(to: graph, preprocessing: .imagenet)
       let plan = try RelevancePlan(graph: graph, rules: rules.rules)
       let result = try plan.explain(input, classes: [0, 1])
-      let ruleOf = Dictionary(uniqueKeysWithValues: zip(graph.nodes.map(\.name), rules.rules))
-      var lrnLayers = 0
-      for layer in result.layers where ruleOf[layer.node]!!.shouldConserve && layer.zeroDenominators == 0 {
-        for s in 0..<2 {
-          XCTAssertEqual(layer.inputSums[s], layer.outputSums[s], accuracy: 1e-4 * max(abs(layer.outputSums[s]), 1e-6),
-                         "\(name): \(layer.node) (\(layer.op), \(layer.rule))")
-        }
-        if layer.op == "LRN" { lrnLayers += 1 }
-      }
-      XCTAssertEqual(lrnLayers, 2, name)
+      let checked = assertConservingLayersConserve(result, graph: graph, rules: rules, context: name)
+      XCTAssertEqual(checked.filter { $0 == "LRN" }.count, 2, name)
     }
   }
 }

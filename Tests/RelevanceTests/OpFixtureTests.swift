@@ -125,15 +125,8 @@ final class OpFixtureTests: XCTestCase {
       let plan = try RelevancePlan(graph: graph, rules: rules.rules)
       XCTAssertTrue(plan.isLinearInRelevance)
       let result = try plan.explain(input, classes: [0, 2])
-      let ruleOf = Dictionary(uniqueKeysWithValues: zip(graph.nodes.map(\.name), rules.rules))
-      var checked = 0
-      for layer in result.layers where ruleOf[layer.node]!!.shouldConserve && layer.zeroDenominators == 0 {
-        for s in 0..<2 {
-          XCTAssertEqual(layer.inputSums[s], layer.outputSums[s], accuracy: 1e-4 * max(abs(layer.outputSums[s]), 1e-6),
-                         "\(name) \(extra): \(layer.node) (\(layer.op), \(layer.rule))")
-        }
-        if ["Mul", "Add", "Resize", "ConvTranspose"].contains(layer.op) { checked += 1 }
-      }
+      let checked = assertConservingLayersConserve(result, graph: graph, rules: rules, context: "\(name) \(extra)")
+        .filter { ["Mul", "Add", "Resize", "ConvTranspose"].contains($0) }.count
       // Nodes with zero denominators (z⁺ where every product is negative) are not checked.
       XCTAssertEqual(checked, ["resize": 3, "conv_transpose": 1][name] ?? 1, "\(name) \(extra)")
     }

@@ -139,21 +139,12 @@ struct LinearRuleLowering: Sendable {
   /// The modified inputs every term reads, each computed once.
   var inputVariants: Set<Input> { Set(denominators.flatMap { $0.terms.map(\.input) }) }
 
-  /// `f` applied to every value, in a loop the compiler vectorizes (`Array.map` is not).
-  @inline(__always)
-  private static func map(_ x: [Float], _ f: (Float) -> Float) -> [Float] {
-    [Float](unsafeUninitializedCapacity: x.count) { out, initialized in
-      x.withUnsafeBufferPointer { xb in for i in 0..<xb.count { out[i] = f(xb[i]) } }
-      initialized = x.count
-    }
-  }
-
   /// in_t(a) for an activation of shape [1, C, ...].
   func modify(input a: Tensor, _ variant: Input) -> Tensor {
     switch variant {
     case .activation: return a
-    case .positive: return Tensor(shape: a.shape, data: Self.map(a.data) { $0 < 0 ? 0 : $0 })
-    case .negative: return Tensor(shape: a.shape, data: Self.map(a.data) { $0 > 0 ? 0 : $0 })
+    case .positive: return Kernels.elementwise(a) { $0 < 0 ? 0 : $0 }
+    case .negative: return Kernels.elementwise(a) { $0 > 0 ? 0 : $0 }
     case .ones: return Tensor(shape: a.shape, data: [Float](repeating: 1, count: a.count))
     case .low, .high:
       let bound = variant == .low ? low : high
