@@ -29,8 +29,9 @@ let package = Package(
       name: "CKernels",
       cSettings: [.unsafeFlags(["-O3"], .when(configuration: .release))]),
     .target(name: "CFloatEnvironment"),
+    .target(name: "CThreadPool", linkerSettings: [.linkedLibrary("pthread", .when(platforms: [.linux]))]),
     .target(
-      name: "TensorKernels", dependencies: ["COpenBLAS", "CKernels", "CFloatEnvironment"],
+      name: "TensorKernels", dependencies: ["COpenBLAS", "CKernels", "CFloatEnvironment", "CThreadPool"],
       swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
     .target(
       name: "Relevance", dependencies: ["TensorKernels", "ONNXProto", "CImageCodecs", .product(name: "Yams", package: "Yams")],

@@ -4,7 +4,8 @@ import COpenBLAS
 /// shape `[m, k]`, `op(B)` of shape `[k, n]` and `C` of shape `[m, n]`.
 ///
 /// Degenerate sizes are handled here instead of in BLAS: with `k == 0` the product is empty and
-/// `C` becomes `beta * C` (zero when `beta == 0`, whatever `C` held).
+/// `C` becomes `beta * C` (zero when `beta == 0`, whatever `C` held). Large products run as one
+/// single-threaded OpenBLAS call per block of C (`gemmBlocks`) on the `ThreadPool`.
 @inline(__always)
 func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
@@ -17,13 +18,41 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, a
     }
     return
   }
-  cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-              blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
-              beta, c, blasint(ldc))
+  gemmBlocks(m: m, n: n, k: k) { rows, columns in
+    let a = a + rows.lowerBound * (transA ? 1 : lda), b = b + columns.lowerBound * (transB ? ldb : 1)
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                blasint(rows.count), blasint(columns.count), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
+                beta, c + rows.lowerBound * ldc + columns.lowerBound, blasint(ldc))
+  }
 }
 
+/// Splits an `m`×`n` product with inner size `k` into one block of C per thread of the
+/// `ThreadPool` and runs `body(rows, columns)` for each block on its own thread: blocks of rows
+/// when C is taller than wide, else blocks of columns, with edges on multiples of 16 (OpenBLAS's
+/// widest register tile). One block, on the caller, below `gemmParallelWork` multiply-adds or
+/// inside a chunk of another job. A kernel that prepares or finishes C (a bias, an activation)
+/// does so inside `body`, on the block its thread has in cache.
+func gemmBlocks(m: Int, n: Int, k: Int, _ body: (_ rows: Range<Int>, _ columns: Range<Int>) -> Void) {
+  let blocks = m * n * k < gemmParallelWork || ThreadPool.isInsideJob ? 1 : Kernels.threadCount
+  if blocks <= 1 {
+    body(0..<m, 0..<n)
+    return
+  }
+  let splitRows = m > n
+  let length = splitRows ? m : n
+  let step = ((length + blocks - 1) / blocks + 15) / 16 * 16
+  ThreadPool.run((length + step - 1) / step) { block in
+    let part = (block * step)..<min(length, (block + 1) * step)
+    body(splitRows ? part : 0..<m, splitRows ? 0..<n : part)
+  }
+}
+
+/// Multiply-adds from which `sgemm` splits a product over the `ThreadPool`'s threads.
+let gemmParallelWork = 1 << 16
+
 /// Row-major single-precision GEMV: `y = alpha * op(A) * x + beta * y` with `A` stored as `[rows, cols]`
-/// and `op(A)` = `A` (`x` has `cols` entries) or `Aᵀ` (`x` has `rows` entries).
+/// and `op(A)` = `A` (`x` has `cols` entries) or `Aᵀ` (`x` has `rows` entries). From
+/// `gemmParallelWork` entries of `A` on, one call per block of outputs runs on the `ThreadPool`.
 @inline(__always)
 func sgemv(transA: Bool = false, rows: Int, cols: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
            x: UnsafePointer<Float>, beta: Float, y: UnsafeMutablePointer<Float>) {
@@ -33,13 +62,13 @@ func sgemv(transA: Bool = false, rows: Int, cols: Int, alpha: Float = 1, a: Unsa
     if beta == 0 { y.update(repeating: 0, count: outputs) } else { for i in 0..<outputs { y[i] *= beta } }
     return
   }
-  cblas_sgemv(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, blasint(rows), blasint(cols), alpha, a, blasint(lda),
-              x, 1, beta, y, 1)
-}
-
-/// OpenBLAS's own thread pool: how many threads one GEMM may use. Work that runs several
-/// independent small problems at once (one image per core) is faster with 1.
-public enum BLASThreads {
-  public static var count: Int { Int(openblas_get_num_threads()) }
-  public static func set(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+  // One block of outputs per thread: rows of A, or (transposed) columns.
+  let blocks = rows * cols < gemmParallelWork ? 1 : Kernels.threadCount
+  let step = ((outputs + blocks - 1) / blocks + 15) / 16 * 16
+  ThreadPool.run((outputs + step - 1) / step) { block in
+    let start = block * step, count = min(step, outputs - start)
+    cblas_sgemv(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, blasint(transA ? rows : count),
+                blasint(transA ? count : cols), alpha, a + (transA ? start : start * lda), blasint(lda),
+                x, 1, beta, y + start, 1)
+  }
 }

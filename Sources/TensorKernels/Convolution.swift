@@ -101,9 +101,9 @@ extension Kernels {
   }
 
   /// The im2col path of `conv2d`, slab by slab of output rows: the bias (plus the addend, if
-  /// any) written into the slab,
-  /// `W_g · columns` added to it, then the clamp in one pass over the slab (`clampRows`). Without
-  /// `columns` (a pointwise window) the input rows themselves are the right-hand matrix.
+  /// any) written into the slab, `W_g · columns` added to it, then the clamp, each thread doing
+  /// all three on its own block of the slab (`gemmBlocks`). Without `columns` (a pointwise
+  /// window) the input rows themselves are the right-hand matrix.
   static func conv2dSlabs(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: [Float]?, shape s: ConvShape,
                           window: Window2D, clamp: Clamp?, y: UnsafeMutablePointer<Float>,
                           columns: UnsafeMutablePointer<Float>?, addend: UnsafePointer<Float>? = nil) {
@@ -125,21 +125,30 @@ extension Kernels {
           } else {
             (b, ldb) = (image + r0 * s.oW, inPlane)
           }
-          // With a bias, the slab starts as the bias and the GEMM adds to it (beta 1): OpenBLAS
-          // would otherwise zero it first (beta 0) and the bias take one more pass over it.
-          if let addend {
-            // A residual addend: the slab starts as addend + bias.
-            let from = addend + (img * s.m + g * s.mg) * plane + r0 * s.oW, to = out + r0 * s.oW
-            for f in 0..<s.mg {
-              let b = bias?[g * s.mg + f] ?? 0
-              for i in 0..<cols { to[f * plane + i] = from[f * plane + i] + b }
+          // Each thread starts its block of the slab as the bias (plus the addend) and lets the
+          // GEMM add to it (beta 1; OpenBLAS would otherwise zero it first and the bias take one
+          // more pass), then clamps the block while it is still in its cache.
+          let slab = out + r0 * s.oW
+          gemmBlocks(m: s.mg, n: cols, k: s.kSize) { filters, columns in
+            let block = slab + filters.lowerBound * plane + columns.lowerBound
+            if let addend {
+              let from = addend + (img * s.m + g * s.mg + filters.lowerBound) * plane + r0 * s.oW + columns.lowerBound
+              for f in 0..<filters.count {
+                let b = bias?[g * s.mg + filters.lowerBound + f] ?? 0
+                for i in 0..<columns.count { block[f * plane + i] = from[f * plane + i] + b }
+              }
+            } else if let bias {
+              bias.withUnsafeBufferPointer {
+                clrp_fill_rows(block, filters.count, columns.count, plane, $0.base + g * s.mg + filters.lowerBound)
+              }
             }
-          } else {
-            bias?.withUnsafeBufferPointer { clrp_fill_rows(out + r0 * s.oW, s.mg, cols, plane, $0.base + g * s.mg) }
+            sgemm(m: filters.count, n: columns.count, k: s.kSize, a: weight + (g * s.mg + filters.lowerBound) * s.kSize,
+                  lda: s.kSize, b: b + columns.lowerBound, ldb: ldb, beta: bias == nil && addend == nil ? 0 : 1,
+                  c: block, ldc: plane)
+            if let clamp {
+              for f in 0..<filters.count { clrp_clamp(block + f * plane, columns.count, clamp.lower, clamp.upper) }
+            }
           }
-          sgemm(m: s.mg, n: cols, k: s.kSize, a: weight + g * s.mg * s.kSize, lda: s.kSize,
-                b: b, ldb: ldb, beta: bias == nil && addend == nil ? 0 : 1, c: out + r0 * s.oW, ldc: plane)
-          clampRows(out + r0 * s.oW, rows: s.mg, count: cols, stride: plane, clamp: clamp)
         }
       }
     }
@@ -162,15 +171,6 @@ extension Kernels {
       }
     }
     return Tensor(shape: y.shape, data: data)
-  }
-
-  /// `y[f, i] = clamp(y[f, i])` for the `rows` rows of `count` values, `stride` apart, in
-  /// parallel over rows (`clrp_clamp`); nothing without a clamp.
-  static func clampRows(_ y: UnsafeMutablePointer<Float>, rows: Int, count: Int, stride: Int, clamp: Clamp?) {
-    guard let clamp else { return }
-    parallelChunks(rows, work: rows * count) { filters in
-      for f in filters { clrp_clamp(y + f * stride, count, clamp.lower, clamp.upper) }
-    }
   }
 
   /// The input-gradient (transposed convolution) of `conv2d` without bias: for every image and group,

@@ -1,4 +1,3 @@
-import Dispatch
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -8,17 +7,16 @@ import Darwin
 /// Forward numeric kernels on `Tensor` values, following ONNX operator semantics.
 ///
 /// Every kernel returns a new tensor and never mutates its inputs. Large loops run over the
-/// available cores with `DispatchQueue.concurrentPerform`; matrix products go to OpenBLAS.
+/// available cores on the `ThreadPool`; matrix products go to OpenBLAS, split over the same threads.
 public enum Kernels {}
 
 extension Kernels {
   /// Minimum number of scalar operations before a kernel splits its work across threads.
-  static let parallelWorkThreshold = 1 << 16
+  static let parallelWorkThreshold = 1 << 14
 
   /// Runs `body(range)` over contiguous chunks that cover `0..<count`, one chunk per core when
-  /// the total `work` is large enough, else a single call covering everything. Every chunk runs
-  /// under the calling thread's floating-point mode (`FloatEnvironment`), subnormal flushing
-  /// included.
+  /// the total `work` is large enough, else a single call covering everything. Chunks run on the
+  /// `ThreadPool`, under the calling thread's floating-point mode.
   @inline(__always)
   static func parallelChunks(_ count: Int, work: Int, _ body: (Range<Int>) -> Void) {
     let chunks = (count <= 1 || work < parallelWorkThreshold) ? 1 : min(count, threadCount)
@@ -26,21 +24,15 @@ extension Kernels {
       if count > 0 { body(0..<count) }
       return
     }
-    let caller = FloatEnvironment.current
-    // A thread GCD creates copies its creator's floating-point mode: create them in IEEE mode,
-    // so that flushing never leaks into the pool's later, unrelated work.
-    withSubnormals(flushed: false) {
-      DispatchQueue.concurrentPerform(iterations: chunks) { t in
-        let range = (t * count / chunks)..<((t + 1) * count / chunks)
-        caller.whileSet { body(range) }
-      }
-    }
+    ThreadPool.run(chunks) { t in body((t * count / chunks)..<((t + 1) * count / chunks)) }
   }
 
-  /// Threads a kernel splits its work over (the cores by default). `clrp bench --threads` lowers
-  /// it, together with OpenBLAS's (`BLASThreads`), to compare kernels single-threaded; set it
-  /// before running kernels, not while they run.
-  nonisolated(unsafe) public static var threadCount = activeProcessorCount
+  /// Threads a kernel or a GEMM splits its work over (the cores by default): the size of the
+  /// `ThreadPool`. `clrp bench --threads` lowers it to compare with other libraries on as many
+  /// threads; set it before running kernels, not while they run.
+  nonisolated(unsafe) public static var threadCount = activeProcessorCount {
+    didSet { ThreadPool.configure(threads: threadCount) }
+  }
 
   static let activeProcessorCount: Int = {
     #if canImport(Glibc)

@@ -12,11 +12,10 @@ extension Kernels {
   /// the whole forward pass 1.4x slower. Flushing changes no value by more than 2^−126.
   ///
   /// The runtime's entry points (`ForwardPlan.run`, the relevance runs) call this. The chunks of
-  /// `parallelChunks` run under the calling thread's mode on whichever thread runs them, and GCD
-  /// creates its threads from a thread in IEEE mode (a new thread copies its creator's
-  /// floating-point state on Linux). OpenBLAS's own threads keep their mode: the data the
-  /// kernels produce has no subnormals, but constant weights or inputs may, and those threads
-  /// then read them as they are.
+  /// every `ThreadPool` job (`parallelChunks`, the blocks of a GEMM, which OpenBLAS computes
+  /// single-threaded) run under the calling thread's mode on whichever thread runs them, and
+  /// the pool creates its threads in IEEE mode (a new thread copies its creator's
+  /// floating-point state on Linux).
   @inline(__always)
   public static func withSubnormalsFlushed<T>(_ body: () throws -> T) rethrows -> T {
     try withSubnormals(flushed: true, body)

@@ -140,7 +140,8 @@ extension Kernels {
             }
           }
 
-          for xi in 0..<16 {
+          // The 16 products are independent: whole ones go to the threads as they come free.
+          ThreadPool.run(16) { xi in
             sgemm(m: mg, n: tiles, k: cg, a: u + (g * 16 + xi) * uStride, lda: cg,
                   b: v + xi * vStride, ldb: tiles, beta: 0, c: products + xi * pStride, ldc: tiles)
           }

@@ -56,10 +56,7 @@ struct Bench: ParsableCommand {
       guard runs > 0, batch > 0, signals > 0, targets > 0, (threads ?? 1) > 0 else {
         throw ModelError("--runs, --batch, --signals, --targets and --threads must be positive")
       }
-      if let threads {
-        Kernels.threadCount = threads
-        BLASThreads.set(threads)
-      }
+      if let threads { Kernels.threadCount = threads }
       try applyMemoryBudget(maxMemory)
       let model = try loadModel(model)
       let method = try self.method.map { try ExplanationMethod.parseList($0) }

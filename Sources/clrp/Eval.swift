@@ -90,7 +90,8 @@ struct Eval: ParsableCommand {
       let progress = ProgressBar(total: todo.count, label: settings.kind, quiet: quiet || json)
       let workers = min(max(1, jobs ?? ProcessInfo.processInfo.activeProcessorCount), max(1, todo.count))
       guard (jobs ?? 1) > 0 else { throw ModelError("--jobs must be positive") }
-      if workers > 1 { BLASThreads.set(1) }
+      // One image per worker thread; each runs its kernels and GEMMs single-threaded.
+      if workers > 1 { Kernels.threadCount = 1 }
       // Workers take the next image in turn; records are appended (and flushed) as they complete.
       let lock = NSLock()
       var next = 0

@@ -1,0 +1,32 @@
+#ifndef CLRP_CTHREADPOOL_H
+#define CLRP_CTHREADPOOL_H
+
+/// One chunk of a parallel job: `task(context, chunk)` for `chunk` in `0..<chunks`.
+typedef void (*clrp_pool_task)(void *context, long chunk);
+
+/// Sets how many threads run a job: the caller plus `threads - 1` workers (at least 1 in all).
+/// Workers are started here, or stopped and joined when there are fewer. Call it while no job
+/// runs. New workers copy the calling thread's floating-point mode.
+void clrp_pool_set_threads(int threads);
+
+/// The number of threads set (1 before any `clrp_pool_set_threads`).
+int clrp_pool_threads(void);
+
+/// Runs `task(context, i)` for every `i` in `0..<chunks`, spread over the caller and the pool's
+/// workers, and returns when all have run. Chunks are handed out one at a time in increasing
+/// order to whichever thread asks next.
+///
+/// Workers spin on an atomic generation number for a while after each job (about a
+/// millisecond) before they sleep on a condition variable, so a pass that runs one job after
+/// another (a forward pass: a few hundred of them) never waits for a thread to wake; this
+/// is how onnxruntime's pool keeps its threads hot.
+///
+/// Runs everything on the caller instead when the pool has no workers, when the caller is
+/// inside a chunk of a job already (nested parallelism), or when another thread's job holds
+/// the pool. Never deadlocks, whichever threads call it.
+void clrp_pool_run(long chunks, clrp_pool_task task, void *context);
+
+/// Whether the calling thread is running a chunk of a job (where `clrp_pool_run` runs serially).
+int clrp_pool_inside_job(void);
+
+#endif
