@@ -18,7 +18,7 @@ extension Kernels {
   /// the total `work` is large enough, else a single call covering everything. Chunks run on the
   /// `ThreadPool`, under the calling thread's floating-point mode.
   @inline(__always)
-  static func parallelChunks(_ count: Int, work: Int, _ body: (Range<Int>) -> Void) {
+  public static func parallelChunks(_ count: Int, work: Int, _ body: (Range<Int>) -> Void) {
     let chunks = (count <= 1 || work < parallelWorkThreshold) ? 1 : min(count, threadCount)
     if chunks <= 1 {
       if count > 0 { body(0..<count) }

@@ -119,7 +119,7 @@ extension RelevancePlan {
           for s in 0..<k { inputSums[s] += sums[s] }
         }
         if let existing = relevance[name] {
-          relevance[name] = Tensor(shape: existing.shape, data: zip(existing.data, tensor.data).map(+))
+          relevance[name] = Kernels.broadcast(existing, tensor, .add)
         } else {
           relevance[name] = tensor
         }
@@ -321,13 +321,21 @@ extension RelevancePlan.LinearStep {
       }
       if sum == nil { sum = [Float](repeating: 0, count: outputCount) }
       sum!.withUnsafeMutableBufferPointer { zb in
-        part.data.withUnsafeBufferPointer { pb in for i in zb.indices { zb[i] += t.coefficient * pb[i] } }
+        part.data.withUnsafeBufferPointer { pb in
+          Kernels.parallelChunks(zb.count, work: zb.count) { range in
+            for i in range { zb[i] += t.coefficient * pb[i] }
+          }
+        }
       }
     }
     var z = sum ?? [Float](repeating: 0, count: outputCount)
     if let bias {
       let spatial = outputCount / bias.count
-      for m in bias.indices { for i in 0..<spatial { z[m * spatial + i] += bias[m] } }
+      z.withUnsafeMutableBufferPointer { zb in
+        Kernels.parallelChunks(bias.count, work: outputCount) { filters in
+          for m in filters { for i in 0..<spatial { zb[m * spatial + i] += bias[m] } }
+        }
+      }
     }
     return z
   }
@@ -358,7 +366,9 @@ extension RelevancePlan.LinearStep {
         if let base = precomputed?[index] {
           z = denominator(d, inputs, weights: weights, bias: nil, outputCount: outputCount) { !$0.input.isImageIndependent }
           z.withUnsafeMutableBufferPointer { zb in
-            base.withUnsafeBufferPointer { bb in for i in 0..<zb.count { zb[i] += bb[i] } }
+            base.withUnsafeBufferPointer { bb in
+              Kernels.parallelChunks(zb.count, work: zb.count) { range in for i in range { zb[i] += bb[i] } }
+            }
           }
         } else {
           z = denominator(d, inputs, weights: weights, bias: d.bias.map { biases[$0]! }, outputCount: outputCount) { _ in true }
@@ -379,13 +389,12 @@ extension RelevancePlan.LinearStep {
           c.data.withUnsafeMutableBufferPointer { cb in
             if let m {
               m.data.withUnsafeBufferPointer { mb in
-                for k in 0..<inputShape[0] {
-                  let base = k * per
-                  for i in 0..<per { cb[base + i] *= factor * mb[i] }
+                forEachImageRun(count: cb.count, per: per) { run, offset in
+                  for i in run { cb[i] *= factor * mb[i - offset] }
                 }
               }
             } else if factor != 1 {
-              for i in cb.indices { cb[i] *= factor }
+              Kernels.parallelChunks(cb.count, work: cb.count) { range in for i in range { cb[i] *= factor } }
             }
           }
           result = c.data
@@ -395,13 +404,12 @@ extension RelevancePlan.LinearStep {
           c.data.withUnsafeBufferPointer { cb in
             if let m {
               m.data.withUnsafeBufferPointer { mb in
-                for k in 0..<inputShape[0] {
-                  let base = k * per
-                  for i in 0..<per { rb[base + i] += factor * mb[i] * cb[base + i] }
+                forEachImageRun(count: rb.count, per: per) { run, offset in
+                  for i in run { rb[i] += factor * mb[i - offset] * cb[i] }
                 }
               }
             } else {
-              for i in rb.indices { rb[i] += factor * cb[i] }
+              Kernels.parallelChunks(rb.count, work: rb.count) { range in for i in range { rb[i] += factor * cb[i] } }
             }
           }
         }
@@ -452,10 +460,12 @@ extension Tensor {
     }
     let inverse = [Float](unsafeUninitializedCapacity: per) { inv, initialized in
       z.data.withUnsafeBufferPointer { zb in
-        for i in 0..<per {
-          let v = zb[i]
-          let stabilized = v >= 0 ? v + epsilon : v - epsilon
-          inv[i] = stabilized == 0 ? 0 : 1 / stabilized
+        Kernels.parallelChunks(per, work: per) { range in
+          for i in range {
+            let v = zb[i]
+            let stabilized = v >= 0 ? v + epsilon : v - epsilon
+            inv[i] = stabilized == 0 ? 0 : 1 / stabilized
+          }
         }
       }
       initialized = per
@@ -473,9 +483,8 @@ extension Tensor {
     let out = [Float](unsafeUninitializedCapacity: count) { ob, initialized in
       data.withUnsafeBufferPointer { rb in
         factors.withUnsafeBufferPointer { fb in
-          for k in 0..<(rb.count / max(per, 1)) {
-            let base = k * per
-            for i in 0..<per { ob[base + i] = rb[base + i] * fb[i] }
+          forEachImageRun(count: count, per: per) { run, offset in
+            for i in run { ob[i] = rb[i] * fb[i - offset] }
           }
         }
       }
@@ -511,5 +520,20 @@ extension Tensor {
     var newShape = shape
     newShape[axis] = range.count
     return Tensor(shape: newShape, data: out)
+  }
+}
+
+/// Runs `body(run, offset)` over `0..<count` split into chunks on the thread pool
+/// (`Kernels.parallelChunks`), each chunk cut at the boundaries of images of `per` values:
+/// every `run` lies inside one image, which starts at `offset` (so `i - offset` indexes a
+/// per-image operand).
+func forEachImageRun(count: Int, per: Int, _ body: (_ run: Range<Int>, _ offset: Int) -> Void) {
+  Kernels.parallelChunks(count, work: count) { range in
+    var i = range.lowerBound
+    while i < range.upperBound {
+      let offset = i / per * per, end = min(range.upperBound, offset + per)
+      body(i..<end, offset)
+      i = end
+    }
   }
 }
