@@ -16,8 +16,15 @@ enum ThreadPool {
   /// floating-point mode whatever the caller's (they copy their creator's).
   static func configure(threads: Int) {
     Kernels.withSubnormals(flushed: false) { clrp_pool_set_threads(Int32(max(1, threads))) }
-    openblas_set_num_threads(1)
+    _ = openBLASSingleThreaded
   }
+
+  /// OpenBLAS set to one thread, and the threads it started when it loaded stopped: idle, one
+  /// of them would spin in `sched_yield` beside the pool in some processes.
+  static let openBLASSingleThreaded: Void = {
+    openblas_set_num_threads(1)
+    clrp_openblas_stop_threads()
+  }()
 
   /// Whether the calling thread runs a chunk of a job now (a job started here would run serially).
   static var isInsideJob: Bool { clrp_pool_inside_job() != 0 }
