@@ -14,6 +14,8 @@ public struct ForwardPlan: Sendable {
     let operands: [Operand]
     /// Slots of the values the kernel returns, in order.
     let outputs: [Int]
+    /// What `CLRP_PROFILE` calls the step when it is not just its node's op (a fused conv + Add).
+    var label: String? = nil
     let kernel: @Sendable ([Tensor]) -> [Tensor]
   }
 
@@ -76,7 +78,8 @@ public struct ForwardPlan: Sendable {
         let operands: [Operand] = [.value(slots[convNode.inputs[0]]!), .value(slots[residual.other]!)]
         for case .value(let slot) in operands { lastRead[slot] = steps.count }
         let output = slots[residual.activation?.output ?? node.output]!
-        steps.append(Step(node: index, operands: operands, outputs: [output]) {
+        let label = "Conv \(conv.window.kernelH)x\(conv.window.kernelW)/\(conv.window.strideH) + Add"
+        steps.append(Step(node: index, operands: operands, outputs: [output], label: label) {
           [Kernels.conv2d($0[0], weight: weight, bias: bias, window: conv.window, group: conv.group, clamp: clamp, addend: $0[1])]
         })
         continue
@@ -258,7 +261,7 @@ public struct ForwardPlan: Sendable {
         let start = DispatchTime.now().uptimeNanoseconds
         for (slot, value) in zip(step.outputs, step.kernel(operands)) { values[slot] = value }
         let node = graph.nodes[step.node]
-        var key = node.op.name
+        var key = step.label ?? node.op.name
         if case .conv(let conv) = node.op { key += " \(conv.window.kernelH)x\(conv.window.kernelW)/\(conv.window.strideH)" }
         if case .maxPool = node.op { key += " \(graph.shapes[node.inputs[0]] ?? [])" }
         profile.record(key, DispatchTime.now().uptimeNanoseconds - start)
