@@ -39,7 +39,7 @@ let package = Package(
     .executableTarget(
       name: "clrp",
       dependencies: ["Relevance", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-    .testTarget(name: "TensorKernelsTests", dependencies: ["TensorKernels", "CKernels"]),
+    .testTarget(name: "TensorKernelsTests", dependencies: ["TensorKernels", "CKernels", "CThreadPool"]),
     .testTarget(name: "RelevanceTests", dependencies: ["Relevance"]),
     .testTarget(name: "CLITests", dependencies: ["clrp", "Relevance"]),
   ]

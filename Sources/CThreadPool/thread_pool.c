@@ -88,8 +88,24 @@ static void *worker_main(void *start_generation) {
   }
 }
 
+// A child of fork() has none of its parent's workers (and may have copied a lock mid-job): it
+// starts over with no workers, so its jobs run on the caller until it sets a thread count.
+static void forget_workers_after_fork(void) {
+  pthread_mutex_init(&submit_lock, NULL);
+  pthread_mutex_init(&sleep_lock, NULL);
+  pthread_cond_init(&sleep_cond, NULL);
+  workers = NULL;
+  worker_count = 0;
+  atomic_store(&sleepers, 0);
+  atomic_store(&stopping, 0);
+}
+
+static pthread_once_t fork_handler_once = PTHREAD_ONCE_INIT;
+static void install_fork_handler(void) { pthread_atfork(NULL, NULL, forget_workers_after_fork); }
+
 void clrp_pool_set_threads(int threads) {
   const int wanted = (threads < 1 ? 1 : threads) - 1;
+  pthread_once(&fork_handler_once, install_fork_handler);
   pthread_mutex_lock(&submit_lock);
   if (wanted != worker_count) {
     if (worker_count > 0) {

@@ -1,3 +1,4 @@
+import CThreadPool
 import Dispatch
 import Foundation
 import XCTest
@@ -83,6 +84,30 @@ final class ThreadPoolTests: XCTestCase {
       }
     }
     XCTAssertEqual(counts, [Int](repeating: 5, count: callers * chunks))
+  }
+
+  /// A forked child has none of the parent's workers: its jobs run on itself instead of waiting
+  /// forever for workers that do not exist there. (The child calls only C and writes into
+  /// memory allocated before the fork; it exits 0 when every chunk ran once, and an alarm kills
+  /// it if it hangs.)
+  func testForkedChildRunsJobsWithoutTheParentsWorkers() {
+    XCTAssertEqual(runCounting(64, pause: 10).counts, [Int](repeating: 1, count: 64), "the parent's pool has workers")
+    let chunks = 100
+    let counts = UnsafeMutablePointer<Int>.allocate(capacity: chunks)
+    defer { counts.deallocate() }
+    counts.initialize(repeating: 0, count: chunks)
+    let child = fork()
+    if child == 0 {
+      alarm(10)
+      clrp_pool_run(chunks, { context, chunk in context!.assumingMemoryBound(to: Int.self)[chunk] += 1 }, counts)
+      var allOnce = true
+      for i in 0..<chunks where counts[i] != 1 { allOnce = false }
+      _exit(allOnce ? 0 : 1)
+    }
+    XCTAssertGreaterThan(child, 0, "fork failed")
+    var status: Int32 = 0
+    XCTAssertEqual(waitpid(child, &status, 0), child)
+    XCTAssertEqual(status, 0, "child exit status (0: every chunk ran once; signal 14: it hung)")
   }
 
   /// `gemmBlocks` covers C exactly once with blocks of rows or of columns on 16-aligned edges.
