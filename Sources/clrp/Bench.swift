@@ -44,7 +44,7 @@ struct Bench: ParsableCommand {
   var zennitArch: String?
   @Flag(help: "Time every convolution of the forward pass on its own, grouped by kind (depthwise, 1×1, ...).")
   var convs = false
-  @Option(help: "Threads for clrp's kernels and OpenBLAS, and for onnxruntime or Zennit's torch (default: all cores).")
+  @Option(help: "Threads of clrp's pool (its kernels and GEMMs), and of onnxruntime or Zennit's torch (default: all cores).")
   var threads: Int?
   @Flag(help: "Skip the onnxruntime / Zennit comparison.") var noReference = false
   @Flag(help: "Print JSON.") var json = false
