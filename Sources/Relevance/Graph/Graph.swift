@@ -56,6 +56,9 @@ public struct Graph: Sendable {
   public var metadata: [String: String] = [:]
   /// Things the user should know that are not errors (e.g. an opset newer than tested).
   public var notes: [String] = []
+  /// What each imported Split requires of the axis it splits, by the name of each of its piece
+  /// (Slice) nodes: checked by shape inference once the axis length is known (`SplitRequirement`).
+  public var splitRequirements: [String: SplitRequirement] = [:]
 
   public init(name: String, source: String, input: ValueName, declaredInputShape: [Dimension],
               outputs: [ValueName], nodes: [Node], constants: [ValueName: Constant],

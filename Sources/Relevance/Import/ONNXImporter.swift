@@ -50,6 +50,7 @@ public enum ONNXImporter {
     }
 
     var nodes: [Node] = []
+    var splitRequirements: [String: SplitRequirement] = [:]
     for record in try DecomposedLocalResponseNorm.rewrite(file) {
       let attributes = ONNXAttributes(node: record, file: path)
       func fail(_ message: String) -> ModelError {
@@ -202,7 +203,9 @@ public enum ONNXImporter {
       case "Split":
         let split = SplitAsSlices(record: record, opset: opset, attributes: attributes, inputs: inputs, fail: fail,
                                   addConstant: { addConstant($0, suffix: $1) }, freshName: freshName)
-        nodes += try split.nodes(knownConstant: knownConstant)
+        let (splitNodes, requirement) = try split.lowered(knownConstant: knownConstant)
+        nodes += splitNodes
+        for piece in splitNodes where piece.op == .slice { splitRequirements[piece.name] = requirement }
         continue
       case "Cast":
         let to = try attributes.int("to", 0)
@@ -229,6 +232,7 @@ public enum ONNXImporter {
       outputs: file.outputs.map(\.name), nodes: nodes, constants: constants,
       opsetVersion: opset, producer: file.producer)
     graph.metadata = file.metadata
+    graph.splitRequirements = splitRequirements
     if opset > testedOpsets.upperBound {
       graph.notes.append("opset \(opset) is newer than the opsets clrp is tested with (\(testedOpsets.lowerBound) to \(testedOpsets.upperBound))")
     }

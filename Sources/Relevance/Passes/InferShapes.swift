@@ -464,8 +464,11 @@ struct NodeShapes {
     return (outShape, pads)
   }
 
-  /// ONNX Slice (opset 10+): per-axis clamped start, step and output length.
+  /// ONNX Slice (opset 10+): per-axis clamped start, step and output length. A piece of an
+  /// imported Split first checks what the Split requires of its axis length
+  /// (`SplitRequirement`): clamping would otherwise hide a Split that does not fit its input.
   func sliceGeometry(_ x: [Int]) throws -> (shape: [Int], starts: [Int], steps: [Int]) {
+    try graph.splitRequirements[node.name]?.check(inputShape: x, file: graph.source)
     let starts = try requireConstant(1, "starts").ints, ends = try requireConstant(2, "ends").ints
     let axes = node.inputs.count > 3 && !node.inputs[3].isEmpty ? try requireConstant(3, "axes").ints : Array(0..<starts.count)
     let steps = node.inputs.count > 4 && !node.inputs[4].isEmpty ? try requireConstant(4, "steps").ints : [Int](repeating: 1, count: starts.count)

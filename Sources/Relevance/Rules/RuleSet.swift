@@ -286,7 +286,7 @@ extension RuleSet {
   public static let opNames = [
     "Conv", "ConvTranspose", "Dense", "MaxPool", "AveragePool", "GlobalAveragePool",
     "Affine", "Concat", "Add", "Sub", "Mul", "Div", "Pad", "Softmax", "Transpose",
-    "Flatten", "Reshape", "Squeeze", "Unsqueeze",
+    "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Slice",
   ] + ActivationRegistry.opNames + OperatorRegistry.opNames
   /// Op groups a `op:` matcher accepts.
   public static let opGroups: [(name: String, ops: [String])] = [
@@ -313,6 +313,7 @@ extension RuleSet {
     "gemm": "Dense", "matmul": "Dense", "linear": "Dense", "conv2d": "Conv",
     "batchnormalization": "Affine (or folded into the preceding Conv)", "maxpool2d": "MaxPool",
     "avgpool": "AveragePool", "globalavgpool": "GlobalAveragePool",
+    "split": "Slice, one per piece", "globalmaxpool": "MaxPool", "upsample": "Resize",
   ]
 
   /// Canonical op names for an `op:` value (a name or a group), case-insensitively.
@@ -320,8 +321,26 @@ extension RuleSet {
     let key = name.lowercased()
     if let group = opGroups.first(where: { $0.name == key }) { return group.ops }
     if let op = opNames.first(where: { $0.lowercased() == key }) { return [op] }
-    let hint = onnxHints[key].map { " (canonical graphs call it \($0))" } ?? ""
-    throw ConfigProblem("unknown op `\(ConfigYAML.excerpt(name))`\(hint); ops: \(opNames.joined(separator: ", ")); groups: \(opGroups.map { $0.name == "activation" ? "activation (every activation)" : "\($0.name) (\($0.ops.joined(separator: ", ")))" }.joined(separator: ", "))")
+    throw ConfigProblem(unknownOpMessage(name))
+  }
+
+  /// A few op names that show what `op:` takes, for the unknown-op message.
+  static let opExamples = ["Conv", "Dense", "MaxPool", "Relu", "Add", "Concat", "Slice"]
+
+  /// Why `name` is no op: the canonical name of an ONNX op type, else the closest op or group
+  /// names; then a few examples, the groups, and where every name is listed. Not the whole
+  /// list, which grows with every op and would bury the hint.
+  static func unknownOpMessage(_ name: String) -> String {
+    var hint = ""
+    if let canonical = onnxHints[name.lowercased()] {
+      hint = " (canonical graphs call it \(canonical))"
+    } else {
+      let close = closestNames(to: name, among: opNames + opGroups.map(\.name))
+      if !close.isEmpty { hint = " (did you mean \(close.joined(separator: ", "))?)" }
+    }
+    return "unknown op `\(ConfigYAML.excerpt(name))`\(hint); `op:` takes canonical op names such as "
+      + "\(opExamples.joined(separator: ", ")), or the groups \(opGroups.map(\.name).joined(separator: ", ")); "
+      + "all names: Docs/RULES.md (Matchers); a model's ops: `clrp inspect MODEL`"
   }
 }
 
