@@ -16,21 +16,28 @@
 #endif
 
 // Rounds of CPU_RELAX a waiting thread spins before it sleeps (workers) or yields (the caller):
-// a pause takes 40 to 140 cycles, so about 0.5 to 2 ms.
-enum { SPIN_ROUNDS = 1 << 15 };
+// a pause takes 40 to 140 cycles, so 30 to 100 µs, longer than most gaps between the jobs of a
+// pass. Longer spins cost a loaded machine dearly (MobileNetV3's forward pass with other
+// processes busy on both cores: 18–22 ms spinning 2^15 rounds, 10–11 ms with 2^11); a worker
+// that slept only joins a job late, since the caller never waits for it to wake.
+enum { SPIN_ROUNDS = 1 << 11 };
 
-// One job at a time: its owner holds `submit_lock` from publishing it until every worker has
-// reported back, so the job's fields never change under a worker.
+// One job at a time: its owner holds `submit_lock` from publishing it until all its chunks
+// have run.
 static pthread_mutex_t submit_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-  clrp_pool_task task;
-  void *context;
-  long chunks;
-} job;
-static _Atomic long next_chunk;
-// Bumped to publish a job (or to stop the workers); every worker sees every value.
-static _Atomic unsigned long generation;
-static _Atomic int finished_workers;
+// The job, written by its owner before it opens the ticket. Atomic (relaxed) only so that a late
+// worker reading them while the next job is written reads whole values; it uses them only if it
+// then claims a chunk of the job it read them for.
+static _Atomic(clrp_pool_task) job_task;
+static _Atomic(void *) job_context;
+static _Atomic long job_chunks;
+// The job's number (high 32 bits) and its next unclaimed chunk (low 32 bits; CLOSED once all
+// chunks have run). A chunk is claimed by a compare-and-swap of the whole ticket, so a worker
+// that read the fields of an earlier job can never claim a chunk of a later one, and a worker
+// that arrives after the last chunk keeps nobody waiting.
+#define CLOSED 0xffffffffULL
+static _Atomic unsigned long long ticket = CLOSED;
+static _Atomic long completed_chunks;
 static _Atomic int stopping;
 
 static pthread_mutex_t sleep_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -42,28 +49,40 @@ static int worker_count;
 // Set on workers, and on a caller while it runs chunks: a parallel job inside a chunk runs serially.
 static _Thread_local int inside_job;
 
-static void run_chunks(void) {
-  const long chunks = job.chunks;
-  const clrp_pool_task task = job.task;
-  void *const context = job.context;
-  for (long i; (i = atomic_fetch_add_explicit(&next_chunk, 1, memory_order_relaxed)) < chunks;) task(context, i);
+static unsigned long long job_number(unsigned long long t) { return t >> 32; }
+
+// Claims and runs chunks of job `number` (whose fields the caller read before) until none is left.
+static void run_chunks(unsigned long long number) {
+  const clrp_pool_task task = atomic_load_explicit(&job_task, memory_order_relaxed);
+  void *const context = atomic_load_explicit(&job_context, memory_order_relaxed);
+  const long chunks = atomic_load_explicit(&job_chunks, memory_order_relaxed);
+  unsigned long long t = atomic_load_explicit(&ticket, memory_order_acquire);
+  for (;;) {
+    const unsigned long long chunk = t & CLOSED;
+    if (job_number(t) != number || chunk == CLOSED || (long)chunk >= chunks) return;
+    if (!atomic_compare_exchange_weak_explicit(&ticket, &t, t + 1, memory_order_acq_rel, memory_order_acquire)) continue;
+    task(context, (long)chunk);
+    atomic_fetch_add_explicit(&completed_chunks, 1, memory_order_release);
+    t = atomic_load_explicit(&ticket, memory_order_acquire);
+  }
 }
 
-// Waits until `generation` differs from `seen`, spinning first, then sleeping; returns it.
-static unsigned long wait_for_generation(unsigned long seen) {
+// Waits until the ticket's job number differs from `seen`, spinning first, then sleeping;
+// returns the new number.
+static unsigned long long wait_for_job(unsigned long long seen) {
   for (int spins = 0;; spins++) {
-    const unsigned long now = atomic_load_explicit(&generation, memory_order_acquire);
+    const unsigned long long now = job_number(atomic_load_explicit(&ticket, memory_order_acquire));
     if (now != seen) return now;
     if (spins < SPIN_ROUNDS) {
       CPU_RELAX();
       continue;
     }
-    // Counting this thread among the sleepers before reading `generation` again (both
-    // sequentially consistent) pairs with clrp_pool_run bumping it before reading `sleepers`:
-    // either the worker sees the new job or the caller sees a sleeper and broadcasts.
+    // Counting this thread among the sleepers before reading the ticket again (both
+    // sequentially consistent) pairs with clrp_pool_run opening the ticket before reading
+    // `sleepers`: either the worker sees the new job or the caller sees a sleeper and broadcasts.
     pthread_mutex_lock(&sleep_lock);
     atomic_fetch_add(&sleepers, 1);
-    while (atomic_load(&generation) == seen) pthread_cond_wait(&sleep_cond, &sleep_lock);
+    while (job_number(atomic_load(&ticket)) == seen) pthread_cond_wait(&sleep_cond, &sleep_lock);
     atomic_fetch_sub(&sleepers, 1);
     pthread_mutex_unlock(&sleep_lock);
     spins = 0;
@@ -77,15 +96,21 @@ static void wake_sleepers(void) {
   pthread_mutex_unlock(&sleep_lock);
 }
 
-static void *worker_main(void *start_generation) {
-  unsigned long seen = (unsigned long)(uintptr_t)start_generation;
+static void *worker_main(void *start_ticket) {
+  unsigned long long seen = job_number((unsigned long long)(uintptr_t)start_ticket);
   inside_job = 1;
   for (;;) {
-    seen = wait_for_generation(seen);
+    seen = wait_for_job(seen);
     if (atomic_load_explicit(&stopping, memory_order_acquire)) return NULL;
-    run_chunks();
-    atomic_fetch_add_explicit(&finished_workers, 1, memory_order_release);
+    run_chunks(seen);
   }
+}
+
+// Opens job number + 1 (or, when stopping, just moves the number on) and wakes the sleepers.
+static void publish_next_job(unsigned long long chunk) {
+  const unsigned long long next = job_number(atomic_load(&ticket)) + 1;
+  atomic_store(&ticket, (next << 32) | chunk);
+  wake_sleepers();
 }
 
 // A child of fork() has none of its parent's workers (and may have copied a lock mid-job): it
@@ -110,8 +135,7 @@ void clrp_pool_set_threads(int threads) {
   if (wanted != worker_count) {
     if (worker_count > 0) {
       atomic_store(&stopping, 1);
-      atomic_fetch_add(&generation, 1);
-      wake_sleepers();
+      publish_next_job(CLOSED);
       for (int i = 0; i < worker_count; i++) pthread_join(workers[i], NULL);
       free(workers);
       workers = NULL;
@@ -119,7 +143,7 @@ void clrp_pool_set_threads(int threads) {
       atomic_store(&stopping, 0);
     }
     if (wanted > 0 && (workers = malloc(sizeof(pthread_t) * (size_t)wanted)) != NULL) {
-      const uintptr_t start = atomic_load(&generation);
+      const uintptr_t start = (uintptr_t)atomic_load(&ticket);
       while (worker_count < wanted && pthread_create(&workers[worker_count], NULL, worker_main, (void *)start) == 0)
         worker_count++;
     }
@@ -136,7 +160,7 @@ int clrp_pool_threads(void) {
 
 void clrp_pool_run(long chunks, clrp_pool_task task, void *context) {
   if (chunks <= 0) return;
-  if (chunks == 1 || inside_job || pthread_mutex_trylock(&submit_lock) != 0) {
+  if (chunks == 1 || chunks >= (long)CLOSED || inside_job || pthread_mutex_trylock(&submit_lock) != 0) {
     for (long i = 0; i < chunks; i++) task(context, i);
     return;
   }
@@ -145,20 +169,23 @@ void clrp_pool_run(long chunks, clrp_pool_task task, void *context) {
     for (long i = 0; i < chunks; i++) task(context, i);
     return;
   }
-  job.task = task;
-  job.context = context;
-  job.chunks = chunks;
-  atomic_store_explicit(&next_chunk, 0, memory_order_relaxed);
-  atomic_store_explicit(&finished_workers, 0, memory_order_relaxed);
-  atomic_fetch_add(&generation, 1);
-  wake_sleepers();
+  atomic_store_explicit(&job_task, task, memory_order_relaxed);
+  atomic_store_explicit(&job_context, context, memory_order_relaxed);
+  atomic_store_explicit(&job_chunks, chunks, memory_order_relaxed);
+  atomic_store_explicit(&completed_chunks, 0, memory_order_relaxed);
+  publish_next_job(0);
+  const unsigned long long number = job_number(atomic_load_explicit(&ticket, memory_order_relaxed));
   inside_job = 1;
-  run_chunks();
+  run_chunks(number);
   inside_job = 0;
-  for (int spins = 0; atomic_load_explicit(&finished_workers, memory_order_acquire) < worker_count; spins++) {
+  // Only chunks a worker has claimed and not finished can keep the caller waiting here.
+  for (int spins = 0; atomic_load_explicit(&completed_chunks, memory_order_acquire) < chunks; spins++) {
     if (spins < SPIN_ROUNDS) CPU_RELAX();
     else sched_yield();
   }
+  // Closing the ticket (an atomic read-modify-write, so the next job's fields are written only
+  // after it) stops a late worker from claiming past the end with another job's fields.
+  atomic_exchange(&ticket, (number << 32) | CLOSED);
   pthread_mutex_unlock(&submit_lock);
 }
 

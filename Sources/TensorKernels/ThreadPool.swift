@@ -2,9 +2,9 @@ import COpenBLAS
 import CThreadPool
 
 /// The one pool of threads every parallel kernel and every GEMM runs on (`CThreadPool`): the
-/// caller plus `Kernels.threadCount − 1` workers that spin between jobs for about a millisecond
-/// before they sleep, so the few hundred short parallel steps of a pass never wait for a thread
-/// to wake. OpenBLAS runs single-threaded inside it: `sgemm` splits a large product into one
+/// caller plus `Kernels.threadCount − 1` workers that spin between jobs for a while before they
+/// sleep, so they are there for the few hundred short parallel steps of a pass, and a caller
+/// that never waits for a worker that has not started. OpenBLAS runs single-threaded inside it: `sgemm` splits a large product into one
 /// block per thread itself. Two pools (GCD's and OpenBLAS's) each keeping the cores busy, or
 /// asleep, was what kept two threads at 1.05–1.45× one thread (Docs/PERFORMANCE.md).
 enum ThreadPool {

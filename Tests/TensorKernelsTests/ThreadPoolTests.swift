@@ -41,6 +41,24 @@ final class ThreadPoolTests: XCTestCase {
     XCTAssertEqual(runCounting(200, pause: 200).threads.count, 2)
   }
 
+  /// Thousands of tiny jobs back to back, each with its own counters: a worker that arrives
+  /// late at one job must never run a chunk of the next with the old job's task or context.
+  func testManyShortJobsBackToBackRunEachChunkOnceForItsOwnJob() {
+    for threads in [2, 3] {
+      Kernels.threadCount = threads
+      let jobs = 20_000
+      var counts = [Int](repeating: 0, count: jobs * 9)
+      counts.withUnsafeMutableBufferPointer { c in
+        for job in 0..<jobs {
+          let chunks = 1 + job % 9
+          ThreadPool.run(chunks) { i in c[job * 9 + i] += 1 }
+        }
+      }
+      let expected = (0..<(jobs * 9)).map { $0 % 9 < 1 + ($0 / 9) % 9 ? 1 : 0 }
+      XCTAssertEqual(counts, expected, "\(threads) threads")
+    }
+  }
+
   func testOneThreadRunsEverythingOnTheCaller() {
     Kernels.threadCount = 1
     let run = runCounting(50, pause: 50)

@@ -14,13 +14,15 @@ void clrp_pool_set_threads(int threads);
 int clrp_pool_threads(void);
 
 /// Runs `task(context, i)` for every `i` in `0..<chunks`, spread over the caller and the pool's
-/// workers, and returns when all have run. Chunks are handed out one at a time in increasing
-/// order to whichever thread asks next.
+/// workers, and returns when all have run. Chunks are claimed one at a time in increasing
+/// order by whichever thread asks next, the caller included, so the caller waits only for
+/// chunks a worker has started: on a loaded machine, where a worker may not get a core for a
+/// while, the caller runs the rest itself instead of waiting for it.
 ///
-/// Workers spin on an atomic generation number for a while after each job (about a
-/// millisecond) before they sleep on a condition variable, so a pass that runs one job after
-/// another (a forward pass: a few hundred of them) never waits for a thread to wake; this
-/// is how onnxruntime's pool keeps its threads hot.
+/// Workers spin on the job ticket for a while after each job (30 to 100 µs) before they sleep
+/// on a condition variable, so in a pass that runs one job after another (a forward pass: a
+/// few hundred of them) they are there when the next job comes; this is how onnxruntime's
+/// pool keeps its threads hot.
 ///
 /// Runs everything on the caller instead when the pool has no workers, when the caller is
 /// inside a chunk of a job already (nested parallelism), or when another thread's job holds
