@@ -48,8 +48,8 @@ final class ServeCLITests: XCTestCase {
     // stdin and stderr are files: the whole conversation is written before the server starts.
     let base = FileManager.default.temporaryDirectory.appendingPathComponent("clrp-serve-\(UUID())").path
     defer { try? FileManager.default.removeItem(atPath: base + ".in"); try? FileManager.default.removeItem(atPath: base + ".err") }
-    FileManager.default.createFile(atPath: base + ".in", contents: input)
-    FileManager.default.createFile(atPath: base + ".err", contents: nil)
+    XCTAssertTrue(FileManager.default.createFile(atPath: base + ".in", contents: input))
+    XCTAssertTrue(FileManager.default.createFile(atPath: base + ".err", contents: nil))
     let process = Process()
     process.executableURL = binary
     process.arguments = ["serve"] + arguments
