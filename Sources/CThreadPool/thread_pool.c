@@ -34,7 +34,9 @@ static _Atomic long job_chunks;
 // The job's number (high 32 bits) and its next unclaimed chunk (low 32 bits; CLOSED once all
 // chunks have run). A chunk is claimed by a compare-and-swap of the whole ticket, so a worker
 // that read the fields of an earlier job can never claim a chunk of a later one, and a worker
-// that arrives after the last chunk keeps nobody waiting.
+// that arrives after the last chunk keeps nobody waiting. (Job numbers wrap after 2^32 jobs:
+// a worker stalled for all of them between reading a job and claiming its chunk, hours at a
+// microsecond per job, could claim a chunk of the job with its old number.)
 #define CLOSED 0xffffffffULL
 static _Atomic unsigned long long ticket = CLOSED;
 static _Atomic long completed_chunks;
@@ -45,7 +47,7 @@ static pthread_cond_t sleep_cond = PTHREAD_COND_INITIALIZER;
 static _Atomic int sleepers;
 
 static pthread_t *workers;
-static int worker_count;
+static _Atomic int worker_count;
 // Set on workers, and on a caller while it runs chunks: a parallel job inside a chunk runs serially.
 static _Thread_local int inside_job;
 
@@ -96,8 +98,8 @@ static void wake_sleepers(void) {
   pthread_mutex_unlock(&sleep_lock);
 }
 
-static void *worker_main(void *start_ticket) {
-  unsigned long long seen = job_number((unsigned long long)(uintptr_t)start_ticket);
+static void *worker_main(void *start_job) {
+  unsigned long long seen = (unsigned long long)(uintptr_t)start_job;
   inside_job = 1;
   for (;;) {
     seen = wait_for_job(seen);
@@ -130,6 +132,8 @@ static void install_fork_handler(void) { pthread_atfork(NULL, NULL, forget_worke
 
 void clrp_pool_set_threads(int threads) {
   const int wanted = (threads < 1 ? 1 : threads) - 1;
+  // From inside a chunk, the job's owner holds the lock (perhaps this very thread): no change.
+  if (inside_job) return;
   pthread_once(&fork_handler_once, install_fork_handler);
   pthread_mutex_lock(&submit_lock);
   if (wanted != worker_count) {
@@ -143,24 +147,23 @@ void clrp_pool_set_threads(int threads) {
       atomic_store(&stopping, 0);
     }
     if (wanted > 0 && (workers = malloc(sizeof(pthread_t) * (size_t)wanted)) != NULL) {
-      const uintptr_t start = (uintptr_t)atomic_load(&ticket);
+      const uintptr_t start = (uintptr_t)job_number(atomic_load(&ticket));
       while (worker_count < wanted && pthread_create(&workers[worker_count], NULL, worker_main, (void *)start) == 0)
         worker_count++;
+      if (worker_count == 0) {
+        free(workers);
+        workers = NULL;
+      }
     }
   }
   pthread_mutex_unlock(&submit_lock);
 }
 
-int clrp_pool_threads(void) {
-  pthread_mutex_lock(&submit_lock);
-  const int threads = worker_count + 1;
-  pthread_mutex_unlock(&submit_lock);
-  return threads;
-}
+int clrp_pool_threads(void) { return atomic_load(&worker_count) + 1; }
 
 void clrp_pool_run(long chunks, clrp_pool_task task, void *context) {
   if (chunks <= 0) return;
-  if (chunks == 1 || chunks >= (long)CLOSED || inside_job || pthread_mutex_trylock(&submit_lock) != 0) {
+  if (chunks == 1 || (unsigned long long)chunks >= CLOSED || inside_job || pthread_mutex_trylock(&submit_lock) != 0) {
     for (long i = 0; i < chunks; i++) task(context, i);
     return;
   }

@@ -28,8 +28,7 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, a
 
 /// Splits an `m`×`n` product with inner size `k` into one block of C per thread of the
 /// `ThreadPool` and runs `body(rows, columns)` for each block on its own thread: blocks of rows
-/// when C is taller than wide, else blocks of columns, with edges on multiples of 16 (OpenBLAS's
-/// widest register tile). One block, on the caller, below `gemmParallelWork` multiply-adds or
+/// when C is taller than wide, else blocks of columns (`tileBlocks`: edges on multiples of 16). One block, on the caller, below `gemmParallelWork` multiply-adds or
 /// inside a chunk of another job. A kernel that prepares or finishes C (a bias, an activation)
 /// does so inside `body`, on the block its thread has in cache.
 func gemmBlocks(m: Int, n: Int, k: Int, _ body: (_ rows: Range<Int>, _ columns: Range<Int>) -> Void) {
@@ -39,11 +38,18 @@ func gemmBlocks(m: Int, n: Int, k: Int, _ body: (_ rows: Range<Int>, _ columns: 
     return
   }
   let splitRows = m > n
-  let length = splitRows ? m : n
-  let step = ((length + blocks - 1) / blocks + 15) / 16 * 16
-  ThreadPool.run((length + step - 1) / step) { block in
-    let part = (block * step)..<min(length, (block + 1) * step)
-    body(splitRows ? part : 0..<m, splitRows ? 0..<n : part)
+  let parts = tileBlocks(splitRows ? m : n, blocks: blocks)
+  ThreadPool.run(parts.count) { block in
+    body(splitRows ? parts[block] : 0..<m, splitRows ? 0..<n : parts[block])
+  }
+}
+
+/// `0..<length` cut into at most `blocks` non-empty ranges of whole 16-element tiles (OpenBLAS's
+/// widest register tile), as even as tiles allow; the last range ends at `length`.
+func tileBlocks(_ length: Int, blocks: Int) -> [Range<Int>] {
+  let tiles = (length + 15) / 16, count = max(1, min(blocks, tiles))
+  return (0..<count).map { b in
+    min(length, b * tiles / count * 16)..<min(length, (b + 1) * tiles / count * 16)
   }
 }
 
@@ -63,10 +69,9 @@ func sgemv(transA: Bool = false, rows: Int, cols: Int, alpha: Float = 1, a: Unsa
     return
   }
   // One block of outputs per thread: rows of A, or (transposed) columns.
-  let blocks = rows * cols < gemmParallelWork ? 1 : Kernels.threadCount
-  let step = ((outputs + blocks - 1) / blocks + 15) / 16 * 16
-  ThreadPool.run((outputs + step - 1) / step) { block in
-    let start = block * step, count = min(step, outputs - start)
+  let parts = tileBlocks(outputs, blocks: rows * cols < gemmParallelWork ? 1 : Kernels.threadCount)
+  ThreadPool.run(parts.count) { block in
+    let start = parts[block].lowerBound, count = parts[block].count
     cblas_sgemv(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, blasint(transA ? rows : count),
                 blasint(transA ? count : cols), alpha, a + (transA ? start : start * lda), blasint(lda),
                 x, 1, beta, y + start, 1)

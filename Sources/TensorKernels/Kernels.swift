@@ -31,7 +31,10 @@ extension Kernels {
   /// `ThreadPool`. `clrp bench --threads` lowers it to compare with other libraries on as many
   /// threads; set it before running kernels, not while they run.
   nonisolated(unsafe) public static var threadCount = activeProcessorCount {
-    didSet { ThreadPool.configure(threads: threadCount) }
+    didSet {
+      if threadCount < 1 { threadCount = 1 }
+      ThreadPool.configure(threads: threadCount)
+    }
   }
 
   static let activeProcessorCount: Int = {

@@ -140,10 +140,14 @@ extension Kernels {
             }
           }
 
-          // The 16 products are independent: whole ones go to the threads as they come free.
-          ThreadPool.run(16) { xi in
-            sgemm(m: mg, n: tiles, k: cg, a: u + (g * 16 + xi) * uStride, lda: cg,
-                  b: v + xi * vStride, ldb: tiles, beta: 0, c: products + xi * pStride, ldc: tiles)
+          // The 16 products are independent: they go to the threads as they come free, each in
+          // as many column blocks as make about four chunks per thread in all.
+          let columnBlocks = tileBlocks(tiles, blocks: (4 * Kernels.threadCount + 15) / 16)
+          ThreadPool.run(16 * columnBlocks.count) { chunk in
+            let xi = chunk / columnBlocks.count, columns = columnBlocks[chunk % columnBlocks.count]
+            sgemm(m: mg, n: columns.count, k: cg, a: u + (g * 16 + xi) * uStride, lda: cg,
+                  b: v + xi * vStride + columns.lowerBound, ldb: tiles, beta: 0,
+                  c: products + xi * pStride + columns.lowerBound, ldc: tiles)
           }
 
           // Y = Aᵀ M A, Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]].

@@ -1,6 +1,7 @@
 import CThreadPool
 import Dispatch
 import Foundation
+import Synchronization
 import XCTest
 @testable import TensorKernels
 
@@ -59,6 +60,36 @@ final class ThreadPoolTests: XCTestCase {
     }
   }
 
+  /// Whether a job of `threads` chunks, each waiting (up to 2 s) until all have started, ran
+  /// them on `threads` distinct threads: it needs every worker, woken if asleep.
+  private func barrierJobUsesEveryThread(_ threads: Int) -> Bool {
+    let entered = Atomic<Int>(0)
+    var ids = [UInt](repeating: 0, count: threads)
+    ids.withUnsafeMutableBufferPointer { slots in
+      ThreadPool.run(threads) { i in
+        slots[i] = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(bitPattern: UInt(pthread_self()))))
+        entered.add(1, ordering: .sequentiallyConsistent)
+        let deadline = Date().addingTimeInterval(2)
+        while entered.load(ordering: .sequentiallyConsistent) < threads && Date() < deadline { usleep(100) }
+      }
+    }
+    return Set(ids).count == threads && entered.load(ordering: .sequentiallyConsistent) == threads
+  }
+
+  /// Workers asleep after a pause (longer than their spin) are woken for the next job, after
+  /// every resize, including the resize that stops sleeping workers.
+  func testSleepingWorkersWakeForEveryJobAndResize() {
+    for threads in [2, 3, 1, 4, 2] {
+      usleep(20_000)
+      Kernels.threadCount = threads
+      XCTAssertEqual(Int(clrp_pool_threads()), threads)
+      for _ in 0..<3 {
+        usleep(20_000)
+        XCTAssertTrue(barrierJobUsesEveryThread(threads), "\(threads) threads")
+      }
+    }
+  }
+
   func testOneThreadRunsEverythingOnTheCaller() {
     Kernels.threadCount = 1
     let run = runCounting(50, pause: 50)
@@ -104,28 +135,42 @@ final class ThreadPoolTests: XCTestCase {
     XCTAssertEqual(counts, [Int](repeating: 5, count: callers * chunks))
   }
 
-  /// A forked child has none of the parent's workers: its jobs run on itself instead of waiting
-  /// forever for workers that do not exist there. (The child calls only C and writes into
-  /// memory allocated before the fork; it exits 0 when every chunk ran once, and an alarm kills
-  /// it if it hangs.)
-  func testForkedChildRunsJobsWithoutTheParentsWorkers() {
-    XCTAssertEqual(runCounting(64, pause: 10).counts, [Int](repeating: 1, count: 64), "the parent's pool has workers")
-    let chunks = 100
-    let counts = UnsafeMutablePointer<Int>.allocate(capacity: chunks)
-    defer { counts.deallocate() }
-    counts.initialize(repeating: 0, count: chunks)
+  /// A forked child has none of the parent's workers: it runs jobs on itself, and it can start
+  /// workers of its own. The parent's workers are asleep at the fork (a pause longer than their
+  /// spin), so the child inherits the pool's state as it stands between jobs. The child calls
+  /// only C and atomics and exits 0 when it ran a first job, then a job that needed two threads;
+  /// an alarm kills it if it hangs.
+  func testForkedChildStartsItsOwnPool() {
+    XCTAssertTrue(barrierJobUsesEveryThread(2), "the parent's pool has a worker")
+    usleep(20_000)
+    final class Entered: @unchecked Sendable {
+      let count = Atomic<Int>(0)
+      let ids = UnsafeMutablePointer<UInt>.allocate(capacity: 2)
+      deinit { ids.deallocate() }
+    }
+    let entered = Entered()
+    let context = Unmanaged.passUnretained(entered).toOpaque()
     let child = fork()
     if child == 0 {
       alarm(10)
-      clrp_pool_run(chunks, { context, chunk in context!.assumingMemoryBound(to: Int.self)[chunk] += 1 }, counts)
-      var allOnce = true
-      for i in 0..<chunks where counts[i] != 1 { allOnce = false }
-      _exit(allOnce ? 0 : 1)
+      clrp_pool_run(100, { context, _ in
+        Unmanaged<Entered>.fromOpaque(context!).takeUnretainedValue().count.add(1, ordering: .sequentiallyConsistent)
+      }, context)
+      guard entered.count.load(ordering: .sequentiallyConsistent) == 100 else { _exit(1) }
+      entered.count.store(0, ordering: .sequentiallyConsistent)
+      clrp_pool_set_threads(2)
+      clrp_pool_run(2, { context, chunk in
+        let entered = Unmanaged<Entered>.fromOpaque(context!).takeUnretainedValue()
+        entered.ids[chunk] = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(bitPattern: UInt(pthread_self()))))
+        entered.count.add(1, ordering: .sequentiallyConsistent)
+        while entered.count.load(ordering: .sequentiallyConsistent) < 2 { usleep(100) }
+      }, context)
+      _exit(entered.ids[0] != entered.ids[1] ? 0 : 2)
     }
     XCTAssertGreaterThan(child, 0, "fork failed")
     var status: Int32 = 0
     XCTAssertEqual(waitpid(child, &status, 0), child)
-    XCTAssertEqual(status, 0, "child exit status (0: every chunk ran once; signal 14: it hung)")
+    XCTAssertEqual(status, 0, "child exit status (0: both jobs ran; 256: the first job missed chunks; 512: one thread; signal 14: it hung)")
   }
 
   /// `gemmBlocks` covers C exactly once with blocks of rows or of columns on 16-aligned edges.
@@ -158,12 +203,14 @@ final class ThreadPoolTests: XCTestCase {
     for (m, n, k) in [(37, 300, 50), (300, 37, 50), (130, 129, 17), (5, 3, 2)] {
       for transA in [false, true] {
         for transB in [false, true] {
-          let a = rng.floats(m * k)
-          let b = rng.floats(k * n)
-          let ldc = n + 3
+          // Leading dimensions wider than the matrices, the padding NaN: an offset that used a
+          // width instead of a leading dimension would read it.
+          let lda = (transA ? m : k) + 5, ldb = (transB ? k : n) + 7, ldc = n + 3
+          var a = rng.floats((transA ? k : m) * lda), b = rng.floats((transB ? n : k) * ldb)
+          for i in a.indices where i % lda >= (transA ? m : k) { a[i] = .nan }
+          for i in b.indices where i % ldb >= (transB ? k : n) { b[i] = .nan }
           var c = rng.floats(m * ldc)
           let before = c
-          let lda = transA ? m : k, ldb = transB ? k : n
           a.withUnsafeBufferPointer { ap in
             b.withUnsafeBufferPointer { bp in
               c.withUnsafeMutableBufferPointer { cp in
@@ -181,7 +228,8 @@ final class ThreadPoolTests: XCTestCase {
                 let y = Double(transB ? b[j * ldb + p] : b[p * ldb + j])
                 sum += x * y
               }
-              worst = max(worst, abs(Double(c[i * ldc + j]) - (0.5 * sum + Double(before[i * ldc + j]))))
+              let error = abs(Double(c[i * ldc + j]) - (0.5 * sum + Double(before[i * ldc + j])))
+              worst = max(worst, error.isNaN ? .infinity : error)
             }
             for j in n..<ldc { XCTAssertEqual(c[i * ldc + j], before[i * ldc + j], "padding left alone") }
           }
@@ -191,10 +239,39 @@ final class ThreadPoolTests: XCTestCase {
     }
   }
 
+  /// Convolutions whose GEMM splits by filters and by columns on three threads, with bias,
+  /// residual addend and clamp done per block, equal clamp(direct convolution + bias + addend).
+  func testSplitConvolutionBlocksMatchDirectConvolution() {
+    Kernels.threadCount = 3
+    var rng = SplitMix64(seed: 41)
+    let cases: [(input: [Int], filters: Int, window: Window2D)] = [
+      ([1, 32, 7, 7], 128, Window2D(kernelH: 1, kernelW: 1)),  // pointwise, split by filters
+      ([1, 64, 32, 32], 16, Window2D(kernelH: 1, kernelW: 1)),  // pointwise, split by columns
+      ([2, 16, 15, 15], 96, Window2D(kernelH: 3, kernelW: 3, strideH: 2, strideW: 2, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1)),
+      ([1, 8, 40, 40], 16, Window2D(kernelH: 5, kernelW: 5, strideH: 2, strideW: 2)),
+    ]
+    for c in cases {
+      let x = rng.tensor(c.input), w = rng.tensor([c.filters, c.input[1], c.window.kernelH, c.window.kernelW])
+      let bias = rng.floats(c.filters)
+      let reference = referenceConv(x, w, bias: bias, window: c.window, group: 1)
+      let addend = rng.tensor(reference.shape)
+      let upper = 0.5 * (reference.values.map(abs).max() ?? 1)
+      let expected = Reference(shape: reference.shape,
+                               values: zip(reference.values, addend.data).map { min(max($0 + Double($1), 0), upper) },
+                               magnitude: zip(reference.magnitude, addend.data).map { $0 + abs(Double($1)) })
+      let y = Kernels.conv2d(x, weight: w, bias: bias, window: c.window, group: 1,
+                             clamp: Clamp(lower: 0, upper: Float(upper)), addend: addend)
+      assertClose(y, expected, "\(c.input) -> \(c.filters) filters \(c.window.kernelH)x\(c.window.kernelW)")
+    }
+  }
+
   func testSplitSGEMVMatchesNaiveProduct() {
     var rng = SplitMix64(seed: 11)
     for (rows, cols) in [(1000, 300), (300, 1000), (7, 5)] {
-      let a = rng.floats(rows * cols)
+      // Rows of A padded to a leading dimension of cols + 3, the padding NaN.
+      let lda = cols + 3
+      var a = rng.floats(rows * lda)
+      for i in a.indices where i % lda >= cols { a[i] = .nan }
       for transA in [false, true] {
         let (outputs, inputs) = transA ? (cols, rows) : (rows, cols)
         let x = rng.floats(inputs)
@@ -203,17 +280,41 @@ final class ThreadPoolTests: XCTestCase {
         a.withUnsafeBufferPointer { ap in
           x.withUnsafeBufferPointer { xp in
             y.withUnsafeMutableBufferPointer { yp in
-              sgemv(transA: transA, rows: rows, cols: cols, alpha: 2, a: ap.baseAddress!, lda: cols,
+              sgemv(transA: transA, rows: rows, cols: cols, alpha: 2, a: ap.baseAddress!, lda: lda,
                     x: xp.baseAddress!, beta: 1, y: yp.baseAddress!)
             }
           }
         }
         for o in 0..<outputs {
           var sum = 0.0
-          for i in 0..<inputs { sum += Double(transA ? a[i * cols + o] : a[o * cols + i]) * Double(x[i]) }
+          for i in 0..<inputs { sum += Double(transA ? a[i * lda + o] : a[o * lda + i]) * Double(x[i]) }
           XCTAssertEqual(Double(y[o]), 2 * sum + Double(before[o]), accuracy: 1e-4, "\(rows)x\(cols) transA \(transA) output \(o)")
         }
       }
+    }
+  }
+
+  /// Both blocks of a split product, held until both have started (so on two threads), run
+  /// under the caller's subnormal mode.
+  func testGEMMBlocksOnTwoThreadsFollowTheCallersFloatMode() {
+    for flushed in [false, true] {
+      let entered = Atomic<Int>(0)
+      var modes: [Bool] = [], ids = Set<UInt>()
+      let lock = NSLock()
+      let run = {
+        gemmBlocks(m: 64, n: 2048, k: 1 << 10) { _, _ in
+          entered.add(1, ordering: .sequentiallyConsistent)
+          let deadline = Date().addingTimeInterval(2)
+          while entered.load(ordering: .sequentiallyConsistent) < 2 && Date() < deadline { usleep(100) }
+          lock.withLock {
+            modes.append(Kernels.subnormalsFlushed)
+            ids.insert(UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(bitPattern: UInt(pthread_self())))))
+          }
+        }
+      }
+      if flushed { Kernels.withSubnormalsFlushed { run() } } else { run() }
+      XCTAssertEqual(modes, [flushed, flushed], "flushed: \(flushed)")
+      XCTAssertEqual(ids.count, 2, "two threads ran the blocks")
     }
   }
 

@@ -6,8 +6,8 @@ typedef void (*clrp_pool_task)(void *context, long chunk);
 
 /// Sets how many threads run a job: the caller plus `threads - 1` workers (at least 1 in all).
 /// Workers are started here, or stopped and joined when there are fewer. Call it while no job
-/// runs. New workers copy the calling thread's floating-point mode. A child of `fork()` starts
-/// with no workers.
+/// runs; from inside a chunk it changes nothing. New workers copy the calling thread's
+/// floating-point mode. A child of `fork()` starts with no workers.
 void clrp_pool_set_threads(int threads);
 
 /// The number of threads set (1 before any `clrp_pool_set_threads`).
