@@ -42,21 +42,30 @@ final class ThreadPoolTests: XCTestCase {
     XCTAssertEqual(runCounting(200, pause: 200).threads.count, 2)
   }
 
-  /// Thousands of tiny jobs back to back, each with its own counters: a worker that arrives
-  /// late at one job must never run a chunk of the next with the old job's task or context.
+  /// Thousands of tiny jobs back to back through the C entry point, each with a context of its
+  /// own (its number and chunk count): a worker that arrives late at one job must never run a
+  /// chunk of the next with the old job's context, nor a chunk number past the job's count.
+  /// (That interleaving needs a worker preempted between reading a job and claiming a chunk;
+  /// the test checks every interleaving that occurs, it cannot force one.)
   func testManyShortJobsBackToBackRunEachChunkOnceForItsOwnJob() {
+    struct Job { var number: Int; var chunks: Int; var counts: UnsafeMutablePointer<Int> }
     for threads in [2, 3] {
       Kernels.threadCount = threads
       let jobs = 20_000
-      var counts = [Int](repeating: 0, count: jobs * 9)
-      counts.withUnsafeMutableBufferPointer { c in
-        for job in 0..<jobs {
-          let chunks = 1 + job % 9
-          ThreadPool.run(chunks) { i in c[job * 9 + i] += 1 }
-        }
+      let counts = UnsafeMutablePointer<Int>.allocate(capacity: jobs * 10)
+      counts.initialize(repeating: 0, count: jobs * 10)
+      let contexts = UnsafeMutablePointer<Job>.allocate(capacity: jobs)
+      defer { counts.deallocate(); contexts.deallocate() }
+      for job in 0..<jobs {
+        (contexts + job).initialize(to: Job(number: job, chunks: 2 + job % 8, counts: counts))
+        clrp_pool_run(contexts[job].chunks, { context, chunk in
+          let job = context!.assumingMemoryBound(to: Job.self).pointee
+          // Slot 9 of a job counts chunk numbers past its count.
+          job.counts[job.number * 10 + (chunk < job.chunks ? chunk : 9)] += 1
+        }, contexts + job)
       }
-      let expected = (0..<(jobs * 9)).map { $0 % 9 < 1 + ($0 / 9) % 9 ? 1 : 0 }
-      XCTAssertEqual(counts, expected, "\(threads) threads")
+      let expected = (0..<(jobs * 10)).map { $0 % 10 < 2 + ($0 / 10) % 8 ? 1 : 0 }
+      XCTAssertEqual(Array(UnsafeBufferPointer(start: counts, count: jobs * 10)), expected, "\(threads) threads")
     }
   }
 
