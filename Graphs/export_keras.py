@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import json
 import os
 import sys
@@ -110,6 +111,22 @@ def calibrate(model: tf.keras.Model, batch: np.ndarray, seed: int) -> None:
                          .astype(np.float32))
 
 
+@contextlib.contextmanager
+def traceable_grouped_convolutions():
+    """Keras 2.15 runs a grouped Conv2D (ConvNeXt's depthwise 7x7: groups = channels) through an
+    XLA-compiled tf.function, which tf2onnx 1.16.1 cannot inline ("No Op registered for
+    PartitionedCall"). While converting, the plain tf.nn.convolution is traced instead: the same
+    operation, which tf2onnx writes as a Conv with `group`. (TensorFlow's CPU kernels cannot run a
+    grouped convolution outside XLA, so Keras' own reference logits are computed before this.)"""
+    from keras.src.layers.convolutional import base_conv
+    compiled = base_conv.Conv._jit_compiled_convolution_op
+    base_conv.Conv._jit_compiled_convolution_op = lambda self, inputs, kernel: self.convolution_op(inputs, kernel)
+    try:
+        yield
+    finally:
+        base_conv.Conv._jit_compiled_convolution_op = compiled
+
+
 def op_histogram(path: Path) -> dict:
     proto = onnx.load(str(path))
     return dict(sorted(collections.Counter(n.op_type for n in proto.graph.node).items()))
@@ -150,7 +167,8 @@ def export_model(name: str, opsets: list[int]) -> list[dict]:
         started = time.time()
         try:
             signature = (tf.TensorSpec((None, side, side, 3), tf.float32, name="input"),)
-            tf2onnx.convert.from_keras(model, input_signature=signature, opset=opset, output_path=str(path))
+            with traceable_grouped_convolutions():
+                tf2onnx.convert.from_keras(model, input_signature=signature, opset=opset, output_path=str(path))
             onnx.checker.check_model(str(path))
             logits = onnxruntime_logits(path, x)
             diff = float(np.abs(logits - expected).max())
