@@ -17,12 +17,18 @@
 ///
 /// Only when every reader of the Pad is such a Conv or MaxPool (and the Pad's output is no
 /// graph output), the pads are non-negative (no crop) and the Pad touches axes 2 and 3 only.
+///
+/// A Pad whose only reader is a Transpose first moves below it, its pads permuted alike
+/// (tf2onnx leaves MobileNetV3's ZeroPadding2D on the NHWC side of the Transpose to NCHW):
+///
+///   Transpose(p)(Pad(x, pads))  =  Pad(Transpose(p)(x), pads permuted by p)
 public struct FoldPadIntoWindow: GraphPass {
   public init() {}
   public var name: String { "fold-pad-into-window" }
 
   public func run(on graph: inout Graph) throws -> Bool {
     var changed = false
+    while sinkOnePadBelowTranspose(&graph) { changed = true }
     var nonNegative: Set<ValueName>?
     let consumers = graph.consumers()
     var removed: Set<Int> = []
@@ -66,6 +72,35 @@ public struct FoldPadIntoWindow: GraphPass {
       graph.nodes.remove(at: index)
     }
     return changed
+  }
+
+  /// Moves one constant zero Pad below the Transpose that is its only reader; false when there is none.
+  func sinkOnePadBelowTranspose(_ graph: inout Graph) -> Bool {
+    let consumers = graph.consumers()
+    for (index, pad) in graph.nodes.enumerated() where pad.op == .pad {
+      guard !graph.outputs.contains(pad.output), let readers = consumers[pad.output], readers.count == 1,
+            case .transpose(let perm) = graph.nodes[readers[0]].op,
+            let pads = graph.constant(pad, 1)?.ints, pads.count == 2 * perm.count, pads.allSatisfy({ $0 >= 0 }),
+            pad.inputs.count < 3 || pad.inputs[2].isEmpty || graph.constant(pad, 2)?.floats.allSatisfy({ $0 == 0 }) == true
+      else { continue }
+      let t = readers[0]
+      var transpose = graph.nodes[t]
+      let rank = perm.count
+      let moved = perm.map { pads[$0] } + perm.map { pads[rank + $0] }
+      let transposed = graph.unusedName(transpose.output + "::unpadded")
+      transpose.inputs = [pad.inputs[0]]
+      let output = transpose.output
+      transpose.outputs = [transposed]
+      var newPad = pad
+      newPad.inputs = [transposed, graph.addConstant("\(pad.name).pads", Constant(shape: [2 * rank], ints: moved))]
+      newPad.outputs = [output]
+      graph.shapes[pad.output] = nil
+      graph.shapes[output] = nil
+      graph.nodes[t] = newPad
+      graph.nodes[index] = transpose
+      return true
+    }
+    return false
   }
 
   /// The Pad's amounts on H and W when it pads a rank-4 value with constant zeros there only.
