@@ -16,6 +16,12 @@ with BatchNorm made non-trivial as there, exported at opsets 13 and 17 with a dy
                            depth_multiplier 2; BatchNorm, ReLU; ZeroPadding2D + MaxPool 3x3/2 (DenseNet's
                            and ResNet's pool1); Conv 1x1; GlobalAveragePooling2D; Dense (logits).
                            tf2onnx keeps the ZeroPadding2D layers as Pad nodes.
+  mobilenet_v3_block       Keras' own MobileNetV3 pieces (keras.src.applications.mobilenet_v3): stem Conv 3x3/2 +
+                           BatchNorm + hard_swish (`x * relu6(x + 3) / 6`: Add, Clip, Mul, Mul), an inverted
+                           residual block with stride 2 (ZeroPadding2D, which tf2onnx leaves on the NHWC side of
+                           its Transpose), squeeze-and-excitation (GlobalAveragePooling2D(keepdims=True): ReduceMean
+                           over axes 1, 2 of NHWC; hard_sigmoid gate), then one with stride 1 and a residual Add;
+                           GlobalAveragePooling2D; Dense.
   softmax_head             a conv net with Keras' default classifier_activation='softmax' (the Dense
                            layer's activation, exported as Softmax after MatMul + Add) and the same net
                            without it: clrp must explain the pre-softmax logits of the first.
@@ -95,6 +101,23 @@ def pads_and_normalization() -> tuple[tf.keras.Model, np.ndarray, dict]:
     return model, pixels((1, 24, 24, 3), rng), extra
 
 
+def mobilenet_v3_block() -> tuple[tf.keras.Model, np.ndarray, dict]:
+    from keras.src.applications import mobilenet_v3 as m3
+    tf.keras.utils.set_random_seed(31)
+    rng = np.random.default_rng(31)
+    x = inputs = layers.Input((32, 32, 3))
+    x = layers.Conv2D(16, 3, strides=2, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = m3.hard_swish(x)
+    x = m3._inverted_res_block(x, 3, 24, 3, 2, 0.25, m3.hard_swish, 1)  # block_id 0 would skip the expansion
+    x = m3._inverted_res_block(x, 3, 24, 3, 1, 0.25, m3.hard_swish, 2)
+    x = layers.GlobalAveragePooling2D()(x)
+    outputs = layers.Dense(5)(x)
+    model = tf.keras.Model(inputs, outputs)
+    randomize_batchnorm(model, rng.standard_normal((16, 32, 32, 3)).astype(np.float32), 32)
+    return model, rng.standard_normal((1, 32, 32, 3)).astype(np.float32), {}
+
+
 def softmax_head() -> tuple[tf.keras.Model, np.ndarray, dict]:
     tf.keras.utils.set_random_seed(21)
     rng = np.random.default_rng(21)
@@ -133,7 +156,8 @@ def main() -> int:
     manifest = dict(about="Graphs/keras_blocks.py: small Keras models exported by tf2onnx "
                           f"{tf2onnx.__version__} (tensorflow {tf.__version__}), onnxruntime {ort.__version__} "
                           "outputs; paths relative to Tests/Fixtures", fixtures={})
-    for name, build in [("pads_and_normalization", pads_and_normalization), ("softmax_head", softmax_head)]:
+    for name, build in [("pads_and_normalization", pads_and_normalization), ("mobilenet_v3_block", mobilenet_v3_block),
+                        ("softmax_head", softmax_head)]:
         folder = OUT / name
         folder.mkdir(parents=True, exist_ok=True)
         model, x, extra = build()

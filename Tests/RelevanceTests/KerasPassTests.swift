@@ -86,4 +86,51 @@ extension PassTests {
     let c = PassCase(name: "shared", graph: b.graph([1, 4, 4, 3], outputs: [back, scaled]), inputShape: [1, 4, 4, 3])
     try checkPass(HoistInputTranspose(), c, changes: false)
   }
+
+  /// Keras' hard_swish and hard_sigmoid as tf2onnx writes them, on NHWC values between
+  /// transposes, with a squeeze-and-excitation ReduceMean over axes (1, 2) and a ZeroPadding2D
+  /// on the NHWC side of a Transpose to NCHW.
+  static func kerasMobileNetV3() -> PassCase {
+    var b = GraphBuilder(seed: 34)
+    let three = b.floats([3], shape: []), six = b.floats([1 / 6], shape: [])
+    func hardSigmoid(_ x: ValueName, _ tag: String, constantFirst: Bool = false) -> ValueName {
+      let shifted = b.add(.elementwise(.add), constantFirst ? [three, x] : [x, three], name: "\(tag)_add")
+      let clipped = b.add(.clip(min: 0, max: 6), [shifted], name: "\(tag)_relu6")
+      return b.add(.elementwise(.mul), constantFirst ? [six, clipped] : [clipped, six], name: "\(tag)_div6")
+    }
+    var x = b.conv(b.input, in: 3, out: 4, name: "stem")
+    x = b.add(.transpose(perm: [0, 2, 3, 1]), [x], name: "to_nhwc")
+    x = b.add(.elementwise(.mul), [x, hardSigmoid(x, "hs1")], name: "hard_swish")
+    let pooled = b.add(.reduceMean(axes: [1, 2], keepDims: true, noopWithEmptyAxes: false), [x], name: "se_pool")
+    let gate = hardSigmoid(pooled, "gate", constantFirst: true)
+    x = b.add(.elementwise(.mul), [x, gate], name: "se_mul")
+    x = b.add(.pad, [x, b.ints([0, 1, 1, 0, 0, 1, 1, 0])], name: "pad")
+    x = b.add(.transpose(perm: [0, 3, 1, 2]), [x], name: "to_nchw")
+    x = b.conv(x, in: 4, out: 4, group: 4, stride: 2, pads: [0, 0, 0, 0], name: "depthwise")
+    let head = b.add(.reduceMean(axes: [2, 3], keepDims: false, noopWithEmptyAxes: false), [x], name: "head_pool")
+    return PassCase(name: "keras-mobilenet-v3", graph: b.graph([2, 3, 6, 6], outputs: [head]), inputShape: [2, 3, 6, 6])
+  }
+
+  func testFuseKerasHardSigmoidAndHardSwish() throws {
+    let (_, after) = try checkPass(FuseActivationPatterns(), Self.kerasMobileNetV3())
+    func names(_ g: Graph) -> [String] { g.nodes.compactMap { if case .activation(let a) = $0.op { return "\($0.name):\(a)" } else { return nil } } }
+    XCTAssertEqual(names(after), ["hard_swish:HardSwish", "gate_div6:HardSigmoid(\(Float(1) / 6), 0.5)"])
+    XCTAssertEqual(after.nodes.first { $0.name == "hard_swish" }?.inputs, [after.nodes.first { $0.name == "to_nhwc" }!.output])
+  }
+
+  func testLowerReduceMeanOverTheNHWCPlane() throws {
+    let (_, after) = try checkPass(LowerReduceMean(), Self.kerasMobileNetV3())
+    XCTAssertEqual(count(after) { $0 == .globalAvgPool }, 2)
+    XCTAssertEqual(count(after) { if case .reduceMean = $0 { return true } else { return false } }, 0)
+    let se = try XCTUnwrap(after.nodes.first { $0.name == "se_pool" })
+    XCTAssertEqual(after.shapes[se.inputs[0]], [2, 4, 6, 6], "pooled in NCHW")
+    XCTAssertEqual(after.nodes.first { $0.name == "se_pool::to_nhwc" }?.op, .transpose(perm: [0, 2, 3, 1]))
+  }
+
+  func testFoldPadOnTheNHWCSideOfATranspose() throws {
+    let (_, after) = try checkPass(FoldPadIntoWindow(), Self.kerasMobileNetV3())
+    XCTAssertEqual(count(after) { $0 == .pad }, 0)
+    guard case .conv(let conv)? = after.nodes.first(where: { $0.name == "depthwise" })?.op else { return XCTFail() }
+    XCTAssertEqual([conv.window.padTop, conv.window.padLeft, conv.window.padBottom, conv.window.padRight], [1, 1, 1, 1])
+  }
 }

@@ -13,7 +13,11 @@ import XCTest
 ///   and the Pad's crop dropped it: 1.5 % of the score here);
 /// - Keras' Rescaling + Normalization on the NHWC input, before tf2onnx's Transpose, gives the
 ///   first conv the z^B bounds Keras' own layers compute from pixels 0 and 255 (before, z^B
-///   refused the conv: it found no per-channel normalization on axis 1).
+///   refused the conv: it found no per-channel normalization on axis 1);
+/// - Keras' MobileNetV3 pieces: hard_swish and hard_sigmoid (Add 3, Clip 0..6, Mul 1/6, Mul) fused
+///   into HardSwish and HardSigmoid, squeeze-and-excitation's ReduceMean over the NHWC plane as
+///   global pooling (before, refused), the stride-2 ZeroPadding2D on the NHWC side of its Transpose
+///   folded into the depthwise conv (before, it lost relevance under zplus-flat).
 final class KerasTF2ONNXTests: XCTestCase {
   struct Manifest: Decodable { let fixtures: [String: Fixture] }
   struct Fixture: Decodable {
@@ -42,7 +46,7 @@ final class KerasTF2ONNXTests: XCTestCase {
 
   func testLogitsMatchOnnxruntime() throws {
     let manifest = try Self.manifest()
-    XCTAssertEqual(Set(manifest.fixtures.keys), ["pads_and_normalization", "softmax_head"])
+    XCTAssertEqual(Set(manifest.fixtures.keys), ["pads_and_normalization", "mobilenet_v3_block", "softmax_head"])
     for (name, fixture) in manifest.fixtures.sorted(by: { $0.key < $1.key }) {
       XCTAssertEqual(Set(fixture.exports.keys), ["opset13", "opset17"], name)
       let input = try NPY.read(path: Fixtures.path(fixture.input))
@@ -97,6 +101,39 @@ final class KerasTF2ONNXTests: XCTestCase {
         XCTAssertEqual(l[c], low[c], accuracy: 1e-5, "\(export.onnx) channel \(c): low")
         XCTAssertEqual(h[c], high[c], accuracy: 1e-5, "\(export.onnx) channel \(c): high")
       }
+    }
+  }
+
+  func testMobileNetV3FormsAreCanonical() throws {
+    let (fixture, input) = try fixture("mobilenet_v3_block")
+    for export in fixture.exports.values {
+      let original = try Model(path: Fixtures.path(export.onnx))
+      XCTAssertEqual(original.imported.nodes.filter { $0.op == .pad }.count, 1, export.onnx)
+      XCTAssertEqual(original.imported.nodes.filter { if case .reduceMean = $0.op { return true } else { return false } }.count, 3)
+      let graph = try original.canonical(inputShape: input.shape)
+      func count(_ name: String) -> Int {
+        graph.nodes.filter { if case .activation(let a) = $0.op { return a.name == name } else { return false } }.count
+      }
+      XCTAssertEqual(count("HardSwish"), 5, "\(export.onnx): stem, and expansion and depthwise of both blocks")
+      XCTAssertEqual(count("HardSigmoid"), 2, "\(export.onnx): the two squeeze-and-excitation gates")
+      XCTAssertEqual(count("Clip"), 0, "\(export.onnx): every relu6 was part of a hard_sigmoid")
+      XCTAssertEqual(graph.nodes.filter { $0.op == .pad }.count, 0, "\(export.onnx): the Pad folded")
+      XCTAssertEqual(graph.nodes.filter { $0.op == .globalAvgPool }.count, 3, "\(export.onnx): two SE pools and the head")
+    }
+  }
+
+  func testMobileNetV3BlockConserves() throws {
+    let (fixture, input) = try fixture("mobilenet_v3_block")
+    let normal = Preprocessing(name: "normal", mean: [0], std: [1], range: -5...5, layout: .nhwc, fit: .stretch)
+    XCTAssertLessThan(input.data.map(abs).max()!, 5, "the z^B box holds the input")
+    for export in fixture.exports.values {
+      let graph = try Model(path: Fixtures.path(export.onnx)).canonical(inputShape: input.shape)
+      let assignment = try RuleSet.load(nameOrPath: "mobilenet").assign(to: graph, preprocessing: normal)
+      let plan = try RelevancePlan(graph: graph, rules: assignment.rules)
+      let (_, result) = try plan.explainTopClasses(input, count: 1)
+      assertConservingLayersConserve(result, graph: graph, rules: assignment, context: export.onnx)
+      let score = try XCTUnwrap(result.layers.first?.outputSums[0])
+      XCTAssertEqual(result.input.data.reduce(0, +) / score, 1, accuracy: 1e-4, "\(export.onnx): relevance at the input over the score")
     }
   }
 

@@ -415,7 +415,7 @@ final class PassTests: XCTestCase {
   static var canonicalizable: [PassCase] {
     [convBatchNormRelu(), batchNormOnInput(), gemms(), matMulAdd(), kerasScaleShift(), notPerChannel(), inputNormalization(),
      inputNormalizationNHWC(), affinePairs(), foldableAffines(), unfoldableAffines(), identityChains(), trailingSoftmax(),
-     innerSoftmax(), mixed(), tf2onnxFlatten(), zeroPads(), padsThatStay()]
+     innerSoftmax(), mixed(), tf2onnxFlatten(), zeroPads(), padsThatStay(), kerasMobileNetV3()]
   }
 
   // MARK: - RemoveIdentities
