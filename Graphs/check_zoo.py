@@ -15,7 +15,12 @@ The preset per model: the first of its family presets (FAMILY below, e.g. Rules/
 then Rules/mobilenet.yaml; issue 9's family presets) that exists, else `paper`; `--rules NAME` uses
 NAME for all.
 
-Usage: python3 Graphs/check_zoo.py [CLRP_BINARY] [--rules NAME] [--only resnet50 ...]
+With --keras it checks Graphs/build/keras/ instead (Graphs/export_keras.py: Keras applications
+through tf2onnx, NHWC input, opsets 13 and 17): the same three commands, verify with the export's
+own `<model>.preprocess.yaml` (the z^B bounds of the family's preprocess_input) and the family
+preset of KERAS_FAMILY.
+
+Usage: python3 Graphs/check_zoo.py [CLRP_BINARY] [--rules NAME] [--only resnet50 ...] [--keras]
 (default binary .build/release/clrp; build it with `swift build -c release`). Exit status 1 when
 any classify fails or differs.
 """
@@ -32,6 +37,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 ZOO = ROOT / "Graphs" / "build" / "zoo"
+KERAS = ROOT / "Graphs" / "build" / "keras"
 # Preset files tried in order per model (the first that exists in Rules/ is used, else `paper`).
 FAMILY = {
     "resnet50": ["resnet"], "densenet121": ["densenet", "resnet"],
@@ -40,6 +46,12 @@ FAMILY = {
     "regnet_y_400mf": ["regnet", "resnet"], "convnext_tiny": ["convnext", "resnet"],
     "resnext50_32x4d": ["resnet"], "regnet_x_400mf": ["regnet", "resnet"], "mobilenet_v2": ["mobilenet"],
     "mnasnet1_0": ["mobilenet"], "shufflenet_v2_x1_0": ["mobilenet"], "efficientnet_v2_s": ["mobilenet"],
+}
+# The Keras applications of Graphs/export_keras.py, by the same families.
+KERAS_FAMILY = {
+    "MobileNetV2": ["mobilenet"], "MobileNetV3Small": ["mobilenet"], "EfficientNetB0": ["efficientnet", "mobilenet"],
+    "ResNet50": ["resnet"], "DenseNet121": ["densenet", "resnet"], "ConvNeXtTiny": ["convnext", "resnet"],
+    "Xception": ["mobilenet"], "InceptionV3": ["inception"], "VGG16": ["paper"],
 }
 
 
@@ -54,14 +66,16 @@ def first_line(text: str, limit: int = 160) -> str:
 def preset_for(model: str, override: str | None) -> str:
     if override:
         return override
-    return next((f for f in FAMILY.get(model, [model]) if (ROOT / "Rules" / f"{f}.yaml").exists()), "paper")
+    families = {**FAMILY, **KERAS_FAMILY}
+    return next((f for f in families.get(model, [model]) if (ROOT / "Rules" / f"{f}.yaml").exists()), "paper")
 
 
-def check(clrp: Path, key: str, entry: dict, rules: str | None) -> dict:
-    model = ZOO / entry["file"]
-    inp = ZOO / entry["input_file"]
-    expected = np.load(ZOO / entry["logits_file"])
-    row = dict(model=entry["model"], exporter=entry["exporter"], ops=len(entry["ops"]),
+def check(clrp: Path, key: str, entry: dict, rules: str | None, folder: Path = ZOO) -> dict:
+    model = folder / entry["file"]
+    inp = folder / entry["input_file"]
+    expected = np.load(folder / entry["logits_file"])
+    preprocess = str(folder / entry["preprocess_file"]) if "preprocess_file" in entry else "imagenet"
+    row = dict(model=entry["model"], exporter=entry["exporter"], ops=len(entry["ops"]), nodes=sum(entry["ops"].values()),
                preset=preset_for(entry["model"], rules))
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "logits.npy"
@@ -74,7 +88,7 @@ def check(clrp: Path, key: str, entry: dict, rules: str | None) -> dict:
             diff = float(np.abs(ours - expected).max())
             scale = float(np.abs(expected).max())
             row.update(classify="PASS" if diff <= 1e-4 * scale else "FAIL", diff=diff / scale)
-    run = subprocess.run([str(clrp), "verify", str(model), "--rules", row["preset"], "--preprocess", "imagenet",
+    run = subprocess.run([str(clrp), "verify", str(model), "--rules", row["preset"], "--preprocess", preprocess,
                           "--input", str(inp), "--json"], capture_output=True, text=True)
     try:
         report = json.loads(run.stdout)
@@ -99,8 +113,10 @@ def main() -> int:
     parser.add_argument("clrp", nargs="?", default=str(ROOT / ".build" / "release" / "clrp"))
     parser.add_argument("--rules", default=None, help="one preset for every model")
     parser.add_argument("--only", nargs="*", default=None)
+    parser.add_argument("--keras", action="store_true", help="check Graphs/build/keras (export_keras.py) instead")
     args = parser.parse_args()
-    manifest = json.loads((ZOO / "manifest.json").read_text())
+    folder = KERAS if args.keras else ZOO
+    manifest = json.loads((folder / "manifest.json").read_text())
     rows, histograms = [], {}
     for key, entry in sorted(manifest.items()):
         if args.only and entry["model"] not in args.only:
@@ -110,11 +126,11 @@ def main() -> int:
                              diff=None, verify="-", leak=None, why=entry["error"][:120]))
             continue
         histograms[key] = entry["ops"]
-        rows.append(check(Path(args.clrp), key, entry, args.rules))
+        rows.append(check(Path(args.clrp), key, entry, args.rules, folder))
         print(f"checked {key}", file=sys.stderr, flush=True)
 
-    print("| model | exporter | op types | classify | max diff / max logit | preset | verify | input / score | leak | inspect |")
-    print("|---|---|---:|---|---:|---|---|---:|---:|---|")
+    print("| model | exporter | nodes | op types | classify | max diff / max logit | preset | verify | input / score | leak | inspect |")
+    print("|---|---|---:|---:|---|---:|---|---|---:|---:|---|")
     for r in rows:
         diff = f"{r['diff']:.1e}" if r.get("diff") is not None else "-"
         leak = f"{r['leak']:.1e}" if r.get("leak") is not None else "-"
@@ -122,7 +138,7 @@ def main() -> int:
         if r.get("params"):
             inspect += f" ({r['params'] / 1e6:.1f} M params, {r['macs'] / 1e9:.2f} GMAC)"
         ratio = f"{r['ratio']:.6f}" if r.get("ratio") is not None else "-"
-        print(f"| {r['model']} | {r['exporter']} | {r['ops']} | {r['classify']} | {diff} | {r.get('preset', '-')} "
+        print(f"| {r['model']} | {r['exporter']} | {r.get('nodes', '-')} | {r['ops']} | {r['classify']} | {diff} | {r.get('preset', '-')} "
               f"| {r['verify']} | {ratio} | {leak} | {inspect} |")
     details = {f"{r['model']}_{r['exporter']}": (r.get("failures") or []) + (r.get("zero_losses") or []) for r in rows}
     if any(details.values()):
@@ -130,8 +146,8 @@ def main() -> int:
         for key, lines in details.items():
             for line in lines:
                 print(f"  {key}: {line}")
-    reasons = {f"{r['model']}_{r['exporter']}": r.get("why") or r.get("verify_why") for r in rows
-               if r.get("why") or r.get("verify_why")}
+    reasons = {f"{r['model']}_{r['exporter']}": r.get("why") or r.get("verify_why") or r.get("inspect_why") for r in rows
+               if r.get("why") or r.get("verify_why") or r.get("inspect_why")}
     if reasons:
         print("\nrefusals:")
         for key, why in reasons.items():

@@ -415,7 +415,7 @@ final class PassTests: XCTestCase {
   static var canonicalizable: [PassCase] {
     [convBatchNormRelu(), batchNormOnInput(), gemms(), matMulAdd(), kerasScaleShift(), notPerChannel(), inputNormalization(),
      inputNormalizationNHWC(), affinePairs(), foldableAffines(), unfoldableAffines(), identityChains(), trailingSoftmax(),
-     innerSoftmax(), mixed(), tf2onnxFlatten()]
+     innerSoftmax(), mixed(), tf2onnxFlatten(), zeroPads(), padsThatStay(), kerasMobileNetV3()]
   }
 
   // MARK: - RemoveIdentities
@@ -787,7 +787,7 @@ final class PassTests: XCTestCase {
                                LowerConstantScaleShift().name, LowerDense().name, MergeAffines().name,
                                FoldAffineIntoLinear().name, LowerReduceMean().name, FuseActivationPatterns().name,
                                LowerLastAxisMatMul().name, LowerGatherAsReshape().name, CancelTransposes().name,
-                               CheckDecomposedLRN().name]
+                               CheckDecomposedLRN().name, FoldPadIntoWindow().name, HoistInputTranspose().name]  // KerasPassTests
     for pass in Canonicalizer.passes {
       XCTAssertTrue(tested.contains(pass.name), "pass \(pass.name) has no test in PassTests")
     }

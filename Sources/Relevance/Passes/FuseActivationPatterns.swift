@@ -8,6 +8,9 @@
 ///   GELU (tanh): the same three forms with Add(Erf(Div(x, √2)), 1) replaced by
 ///          Add(Tanh(Mul(√(2/π), Add(x, Mul(0.044715, x³)))), 1)   (torch's approximate='tanh'
 ///          before opset 20), x³ written Pow(x, 3) (dynamo) or Mul(x, Mul(x, x)) (legacy).
+///   HardSigmoid(1/6, 1/2):  Mul(Clip(Add(x, 3), 0, 6), 1/6)      (Keras' hard_sigmoid, `relu6(x + 3) / 6`,
+///                                                          as tf2onnx writes it; MobileNetV3's gates)
+///   HardSwish:  Mul(x, HardSigmoid(1/6, 1/2)(x))                (Keras' hard_swish, `x · hard_sigmoid(x)`)
 ///
 /// Operand orders of Mul and Add are free; Div(x, √2) may be Mul(x, 1/√2). Nodes of the
 /// pattern that nothing else reads are removed.
@@ -26,6 +29,14 @@ public struct FuseActivationPatterns: GraphPass {
         graph.nodes[i].op = .silu
         graph.nodes[i].inputs = [x]
         changed = true
+      } else if let x = kerasHardSigmoidInput(node, graph: graph, producer: producer) {
+        graph.nodes[i].op = .activation(Activation(HardSigmoid(alpha: 1 / 6, beta: 0.5)))
+        graph.nodes[i].inputs = [x]
+        changed = true
+      } else if let x = hardSwishInput(node, producer: producer) {
+        graph.nodes[i].op = .activation(Activation(HardSwish()))
+        graph.nodes[i].inputs = [x]
+        changed = true
       } else if let (x, tanh) = geluInput(node, graph: graph, producer: producer) {
         graph.nodes[i].op = .activation(Activation(GELU(tanhApproximation: tanh)))
         graph.nodes[i].inputs = [x]
@@ -40,6 +51,31 @@ public struct FuseActivationPatterns: GraphPass {
   func siluInput(_ node: Node, graph: Graph, producer: (ValueName) -> Node?) -> ValueName? {
     for (a, b) in [(0, 1), (1, 0)] {
       if let s = producer(node.inputs[b]), s.op == .sigmoid, s.inputs[0] == node.inputs[a] { return node.inputs[a] }
+    }
+    return nil
+  }
+
+  /// x when `node` is Mul(Clip(Add(x, 3), 0, 6), 1/6), operands of Mul and Add in either order.
+  func kerasHardSigmoidInput(_ node: Node, graph: Graph, producer: (ValueName) -> Node?) -> ValueName? {
+    func isScalar(_ value: ValueName, _ expected: Float) -> Bool {
+      guard let c = graph.constants[value], c.count == 1 else { return false }
+      return abs(c.floats[0] - expected) <= 1e-6 * max(1, abs(expected))
+    }
+    for (a, b) in [(0, 1), (1, 0)] where isScalar(node.inputs[b], 1 / 6) {
+      guard let clip = producer(node.inputs[a]), clip.op == .clip(min: 0, max: 6),
+            let add = producer(clip.inputs[0]), add.op == .elementwise(.add), add.inputs.count == 2 else { continue }
+      for (c, d) in [(0, 1), (1, 0)] where isScalar(add.inputs[d], 3) && !graph.isConstant(add.inputs[c]) {
+        return add.inputs[c]
+      }
+    }
+    return nil
+  }
+
+  /// x when `node` is Mul(x, HardSigmoid(1/6, 1/2)(x)), in either operand order.
+  func hardSwishInput(_ node: Node, producer: (ValueName) -> Node?) -> ValueName? {
+    let gate = Op.activation(Activation(HardSigmoid(alpha: 1 / 6, beta: 0.5)))
+    for (a, b) in [(0, 1), (1, 0)] {
+      if let s = producer(node.inputs[b]), s.op == gate, s.inputs[0] == node.inputs[a] { return node.inputs[a] }
     }
     return nil
   }

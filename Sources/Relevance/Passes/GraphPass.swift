@@ -13,10 +13,12 @@ public enum Canonicalizer {
   public static let passes: [GraphPass] = [
     CheckDecomposedLRN(),
     RemoveIdentities(),
+    HoistInputTranspose(),
     FuseActivationPatterns(),
     LowerGatherAsReshape(),
     StripTrailingSoftmax(),
     LowerBatchNorm(),
+    FoldPadIntoWindow(),
     LowerReduceMean(),
     LowerConstantScaleShift(),
     LowerLastAxisMatMul(),
