@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -17,9 +18,10 @@
 
 // Rounds of CPU_RELAX a waiting thread spins before it sleeps (workers) or yields (the caller):
 // a pause takes 40 to 140 cycles, so 30 to 100 µs, longer than most gaps between the jobs of a
-// pass. Longer spins cost a loaded machine dearly (MobileNetV3's forward pass with other
-// processes busy on both cores: 18–22 ms spinning 2^15 rounds, 10–11 ms with 2^11); a worker
-// that slept only joins a job late, since the caller never waits for it to wake.
+// pass. Longer spins cost a loaded machine (MobileNetV3's forward pass beside two busy
+// processes: 14–17 ms spinning 2^15 rounds, 11–12 ms with 2^11) and gain little on an idle one
+// (5.0 against 5.1–5.4 ms); a worker that slept only joins a job late, since the caller never
+// waits for it to wake.
 enum { SPIN_ROUNDS = 1 << 11 };
 
 // One job at a time: its owner holds `submit_lock` from publishing it until all its chunks
@@ -45,6 +47,17 @@ static _Atomic int stopping;
 static pthread_mutex_t sleep_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sleep_cond = PTHREAD_COND_INITIALIZER;
 static _Atomic int sleepers;
+
+// Jobs the caller still runs alone after it waited long for a worker that had been preempted
+// (owned by the holder of `submit_lock`).
+static int serial_jobs;
+enum { SERIAL_JOBS_AFTER_PREEMPTION = 256 };
+
+static long long now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
 
 static pthread_t *workers;
 static _Atomic int worker_count;
@@ -136,6 +149,7 @@ void clrp_pool_set_threads(int threads) {
   if (inside_job) return;
   pthread_once(&fork_handler_once, install_fork_handler);
   pthread_mutex_lock(&submit_lock);
+  serial_jobs = 0;
   if (wanted != worker_count) {
     if (worker_count > 0) {
       atomic_store(&stopping, 1);
@@ -167,7 +181,8 @@ void clrp_pool_run(long chunks, clrp_pool_task task, void *context) {
     for (long i = 0; i < chunks; i++) task(context, i);
     return;
   }
-  if (worker_count == 0) {
+  if (worker_count == 0 || serial_jobs > 0) {
+    if (serial_jobs > 0) serial_jobs--;
     pthread_mutex_unlock(&submit_lock);
     for (long i = 0; i < chunks; i++) task(context, i);
     return;
@@ -178,13 +193,21 @@ void clrp_pool_run(long chunks, clrp_pool_task task, void *context) {
   atomic_store_explicit(&completed_chunks, 0, memory_order_relaxed);
   publish_next_job(0);
   const unsigned long long number = job_number(atomic_load_explicit(&ticket, memory_order_relaxed));
+  const long long start = now_ns();
   inside_job = 1;
   run_chunks(number);
   inside_job = 0;
   // Only chunks a worker has claimed and not finished can keep the caller waiting here.
-  for (int spins = 0; atomic_load_explicit(&completed_chunks, memory_order_acquire) < chunks; spins++) {
-    if (spins < SPIN_ROUNDS) CPU_RELAX();
-    else sched_yield();
+  if (atomic_load_explicit(&completed_chunks, memory_order_acquire) < chunks) {
+    const long long ran = now_ns() - start;
+    for (int spins = 0; atomic_load_explicit(&completed_chunks, memory_order_acquire) < chunks; spins++) {
+      if (spins < SPIN_ROUNDS) CPU_RELAX();
+      else sched_yield();
+    }
+    // Waiting much longer than the caller's own share took means the worker lost its core to
+    // another process mid-chunk (a loaded machine: every job would wait a time slice). Run the
+    // next jobs alone, then try the workers again.
+    if (now_ns() - start - ran > 2 * ran + 500000) serial_jobs = SERIAL_JOBS_AFTER_PREEMPTION;
   }
   // Closing the ticket (an atomic read-modify-write, so the next job's fields are written only
   // after it) stops a late worker from claiming past the end with another job's fields.

@@ -38,7 +38,9 @@ final class ThreadPoolTests: XCTestCase {
     for chunks in [1, 2, 3, 17, 1000] {
       XCTAssertEqual(runCounting(chunks).counts, [Int](repeating: 1, count: chunks), "\(chunks) chunks")
     }
-    // 200 chunks of 200 µs: a spinning or woken worker takes some of them.
+    // 200 chunks of 200 µs: a spinning or woken worker takes some of them. (Setting the thread
+    // count ends a serial period a preempted worker may have started above.)
+    Kernels.threadCount = 2
     XCTAssertEqual(runCounting(200, pause: 200).threads.count, 2)
   }
 
@@ -97,6 +99,24 @@ final class ThreadPoolTests: XCTestCase {
         XCTAssertTrue(barrierJobUsesEveryThread(threads), "\(threads) threads")
       }
     }
+  }
+
+  /// A worker that keeps the caller waiting far longer than the caller's own share (as when it
+  /// loses its core mid-chunk) makes the next jobs run on the caller alone, until the thread
+  /// count is set again.
+  func testLongWaitForAWorkerMakesTheNextJobsSerial() {
+    let caller = pthread_self()
+    let entered = Atomic<Int>(0)
+    ThreadPool.run(2) { _ in
+      entered.add(1, ordering: .sequentiallyConsistent)
+      let deadline = Date().addingTimeInterval(2)
+      while entered.load(ordering: .sequentiallyConsistent) < 2 && Date() < deadline { usleep(50) }
+      if pthread_equal(pthread_self(), caller) == 0 { usleep(20_000) }
+    }
+    XCTAssertEqual(entered.load(ordering: .sequentiallyConsistent), 2)
+    XCTAssertEqual(runCounting(40, pause: 200).threads.count, 1, "serial after the long wait")
+    Kernels.threadCount = 2
+    XCTAssertTrue(barrierJobUsesEveryThread(2), "parallel again once the thread count is set")
   }
 
   func testOneThreadRunsEverythingOnTheCaller() {

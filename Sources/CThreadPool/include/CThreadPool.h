@@ -24,6 +24,12 @@ int clrp_pool_threads(void);
 /// few hundred of them) they are there when the next job comes; this is how onnxruntime's
 /// pool keeps its threads hot.
 ///
+/// When the caller waited much longer for a worker's chunk than its own share took (more than
+/// twice that plus 0.5 ms: the worker lost its core to another process mid-chunk), the next
+/// 256 jobs run on the caller alone, and then the workers are tried again; on a loaded
+/// machine that is about as fast as one thread, where waiting a time slice per job was slower.
+/// `clrp_pool_set_threads` ends such a period.
+///
 /// Runs everything on the caller instead when the pool has no workers, when the caller is
 /// inside a chunk of a job already (nested parallelism), or when another thread's job holds
 /// the pool. Never deadlocks, whichever threads call it.
