@@ -19,16 +19,17 @@ int clrp_pool_threads(void);
 /// chunks a worker has started: on a loaded machine, where a worker may not get a core for a
 /// while, the caller runs the rest itself instead of waiting for it.
 ///
-/// Workers spin on the job ticket for a while after each job (30 to 100 µs) before they sleep
+/// Workers spin on the job ticket for a while after each job (0.1 to 0.4 ms) before they sleep
 /// on a condition variable, so in a pass that runs one job after another (a forward pass: a
 /// few hundred of them) they are there when the next job comes; this is how onnxruntime's
 /// pool keeps its threads hot.
 ///
 /// When the caller waited much longer for a worker's chunk than its own share took (more than
 /// twice that plus 0.5 ms: the worker lost its core to another process mid-chunk), the next
-/// 256 jobs run on the caller alone, and then the workers are tried again; on a loaded
-/// machine that is about as fast as one thread, where waiting a time slice per job was slower.
-/// `clrp_pool_set_threads` ends such a period.
+/// 256 jobs run on the caller alone, and then the workers are tried again (after 512 jobs if
+/// the wait recurs, doubling up to 16384); on a loaded machine that is about as fast as one
+/// thread, where waiting a time slice per job was slower. `clrp_pool_set_threads` ends such a
+/// period.
 ///
 /// Runs everything on the caller instead when the pool has no workers, when the caller is
 /// inside a chunk of a job already (nested parallelism), or when another thread's job holds
