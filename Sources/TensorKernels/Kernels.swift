@@ -27,23 +27,16 @@ extension Kernels {
     ThreadPool.run(chunks) { t in body((t * count / chunks)..<((t + 1) * count / chunks)) }
   }
 
-  /// Threads a kernel or a GEMM splits its work over (the cores by default): the size of the
-  /// `ThreadPool`. `clrp bench --threads` lowers it to compare with other libraries on as many
-  /// threads; set it before running kernels, not while they run.
-  nonisolated(unsafe) public static var threadCount = activeProcessorCount {
+  /// Threads a kernel or a GEMM splits its work over: the size of the `ThreadPool`. It starts
+  /// as `DefaultThreadCount` (`CLRP_THREADS`, `OPENBLAS_NUM_THREADS`, else the CPUs the process
+  /// may use); `clrp bench --threads` sets it to compare with other libraries on as many
+  /// threads. Set it before running kernels, not while they run.
+  nonisolated(unsafe) public static var threadCount = DefaultThreadCount.current {
     didSet {
       if threadCount < 1 { threadCount = 1 }
       ThreadPool.configure(threads: threadCount)
     }
   }
-
-  static let activeProcessorCount: Int = {
-    #if canImport(Glibc)
-    return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-    #else
-    return max(1, Int(sysconf(_SC_NPROCESSORS_ONLN)))
-    #endif
-  }()
 
   /// An array of `count` floats whose every element is written by `initialize`.
   @inline(__always)

@@ -11,6 +11,24 @@ final class CLITests: XCTestCase {
 
   func clrp(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) { try runCLRP(arguments) }
 
+  /// `CLRP_THREADS` sets the threads of a run (`bench --json` reports them); an unusable value
+  /// is named on stderr and the default used.
+  func testThreadsFromTheEnvironment() throws {
+    let binary = try EvalFixtures.binary()
+    func threads(_ value: String) throws -> (Int, String) {
+      let run = try EvalFixtures.shell("env -u OPENBLAS_NUM_THREADS CLRP_THREADS='\(value)' '\(binary)' bench "
+                                       + "Tests/Fixtures/models/residual_dynamo.onnx --forward --runs 1 --no-reference --json")
+      XCTAssertEqual(run.status, 0, run.err)
+      let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(run.out.utf8)) as? [String: Any], run.out)
+      return (try XCTUnwrap(json["threads"] as? Int), run.err)
+    }
+    XCTAssertEqual(try threads("1").0, 1)
+    XCTAssertEqual(try threads("3").0, 3)
+    let (count, err) = try threads("many")
+    XCTAssertGreaterThanOrEqual(count, 1)
+    XCTAssertTrue(err.contains("CLRP_THREADS=many is not a positive whole number of threads"), err)
+  }
+
   func testClassifyWritesTheReferenceLogits() throws {
     let output = FileManager.default.temporaryDirectory.appendingPathComponent("clrp-cli-\(UUID()).npy").path
     defer { try? FileManager.default.removeItem(atPath: output) }
