@@ -39,7 +39,7 @@ struct Eval: ParsableCommand {
     @Option(help: "i/n: evaluate the images whose index is i modulo n.") var shard: String?
     @Flag(help: "Print the summary as JSON.") var json = false
     @Flag(help: "No progress bar.") var quiet = false
-    @Option(help: "Images evaluated at once, each on one BLAS thread (default: the number of cores); 1 gives every image all BLAS threads.")
+    @Option(help: "Images evaluated at once, each on one thread (default: clrp's thread count, CLRP_THREADS or the CPUs the process may use); 1 gives every image all threads.")
     var jobs: Int?
 
     func loadDataset() throws -> Dataset { try Evaluator.dataset(of: settings(kind: "")) }
@@ -88,7 +88,7 @@ struct Eval: ParsableCommand {
       let done = Set(store.records.map(\.index))
       let todo = indices.filter { !done.contains($0) }
       let progress = ProgressBar(total: todo.count, label: settings.kind, quiet: quiet || json)
-      let workers = min(max(1, jobs ?? ProcessInfo.processInfo.activeProcessorCount), max(1, todo.count))
+      let workers = min(max(1, jobs ?? Kernels.threadCount), max(1, todo.count))
       guard (jobs ?? 1) > 0 else { throw ModelError("--jobs must be positive") }
       // One image per worker thread; each runs its kernels and GEMMs single-threaded.
       if workers > 1 { Kernels.threadCount = 1 }
