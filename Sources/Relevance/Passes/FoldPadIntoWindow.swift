@@ -81,7 +81,7 @@ public struct FoldPadIntoWindow: GraphPass {
       guard !graph.outputs.contains(pad.output), let readers = consumers[pad.output], readers.count == 1,
             case .transpose(let perm) = graph.nodes[readers[0]].op,
             let pads = graph.constant(pad, 1)?.ints, pads.count == 2 * perm.count, pads.allSatisfy({ $0 >= 0 }),
-            pad.inputs.count < 3 || pad.inputs[2].isEmpty || graph.constant(pad, 2)?.floats.allSatisfy({ $0 == 0 }) == true
+            padsWithZeros(pad, graph)
       else { continue }
       let t = readers[0]
       var transpose = graph.nodes[t]
@@ -106,11 +106,13 @@ public struct FoldPadIntoWindow: GraphPass {
   /// The Pad's amounts on H and W when it pads a rank-4 value with constant zeros there only.
   func spatialZeroPads(_ pad: Node, _ graph: Graph) -> (top: Int, left: Int, bottom: Int, right: Int)? {
     guard let pads = graph.constant(pad, 1)?.ints, pads.count == 8, pads.allSatisfy({ $0 >= 0 }),
-          pads[0] == 0, pads[1] == 0, pads[4] == 0, pads[5] == 0 else { return nil }
-    if pad.inputs.count > 2, !pad.inputs[2].isEmpty {
-      guard let value = graph.constant(pad, 2), value.floats.allSatisfy({ $0 == 0 }) else { return nil }
-    }
+          pads[0] == 0, pads[1] == 0, pads[4] == 0, pads[5] == 0, padsWithZeros(pad, graph) else { return nil }
     return (pads[2], pads[3], pads[6], pads[7])
+  }
+
+  /// Whether the Pad's value is 0: absent (ONNX's default) or a constant zero.
+  func padsWithZeros(_ pad: Node, _ graph: Graph) -> Bool {
+    pad.inputs.count < 3 || pad.inputs[2].isEmpty || graph.constant(pad, 2)?.floats.allSatisfy({ $0 == 0 }) == true
   }
 }
 
