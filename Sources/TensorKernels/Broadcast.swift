@@ -74,6 +74,13 @@ extension Kernels {
           }
           let r = dims.count
           let inner = dims[r - 1], ia = sa[r - 1], ib = sb[r - 1]
+          if r == 1 {
+            // One run (equal shapes, or a scalar against a tensor): chunks of it, not of rows.
+            parallelChunks(inner, work: inner) { range in
+              for k in range { y[k] = F.apply(pa[ia * k], pb[ib * k]) }
+            }
+            return
+          }
           parallelChunks(count / inner, work: count) { range in
             var index = [Int](repeating: 0, count: r - 1)
             var offA = 0, offB = 0

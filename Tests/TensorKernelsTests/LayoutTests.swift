@@ -120,12 +120,17 @@ final class LayoutTests: XCTestCase {
   }
 
   func testBroadcastingWithRankDifferences() {
+    let savedThreads = Kernels.threadCount
+    defer { Kernels.threadCount = savedThreads }
+    Kernels.threadCount = 3
     var rng = SplitMix64(seed: 34)
     let pairs: [([Int], [Int])] = [
       ([2, 3, 4, 5], [2, 3, 4, 5]), ([2, 3, 4, 5], []), ([], [2, 3]), ([2, 3, 4, 5], [5]), ([2, 3, 4, 5], [4, 1]),
       ([1, 3, 1, 1], [2, 3, 4, 5]), ([2, 3, 4, 5], [1, 3, 1, 1]), ([4, 1, 5], [3, 1]), ([3, 1], [2, 1, 4]),
       ([1], [6, 1, 2]), ([2, 1, 4, 1], [3, 1, 6]), ([1, 1, 1], [1]), ([5, 1, 1, 7], [1, 4, 3, 1]),
       ([8, 200], [200]), ([64, 1, 1], [2, 64, 30, 30]),
+      // Above the parallel threshold, merging into one run: split across threads within it.
+      ([1, 8, 70, 70], [1, 8, 70, 70]), ([3, 40_000], []), ([], [40_000]),
     ]
     for (sa, sb) in pairs {
       let a = rng.tensor(sa), b = rng.tensor(sb)

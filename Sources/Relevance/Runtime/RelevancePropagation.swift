@@ -476,21 +476,13 @@ extension Tensor {
   /// self ([K, ...]) times m ([1, ...]) broadcast over K.
   func multiplied(byImage m: Tensor) -> Tensor { scaledPerImage(by: m.data) }
 
-  /// self ([K, ...]) times `factors` (one image's worth of values) in every signal slice.
+  /// self ([K, ...]) times `factors` (one image's worth of values) in every signal slice
+  /// (`Kernels.broadcast` of [K, per] by [1, per]).
   private func scaledPerImage(by factors: [Float]) -> Tensor {
     let per = factors.count
     precondition(per > 0 && count % per == 0, "scaledPerImage: \(count) values are not whole images of \(per)")
-    let out = [Float](unsafeUninitializedCapacity: count) { ob, initialized in
-      data.withUnsafeBufferPointer { rb in
-        factors.withUnsafeBufferPointer { fb in
-          forEachImageRun(count: count, per: per) { run, offset in
-            for i in run { ob[i] = rb[i] * fb[i - offset] }
-          }
-        }
-      }
-      initialized = count
-    }
-    return Tensor(shape: shape, data: out)
+    let product = Kernels.broadcast(Tensor(shape: [count / per, per], data: data), Tensor(shape: [1, per], data: factors), .mul)
+    return Tensor(shape: shape, data: product.data)
   }
 
   /// self ([K] + one image's output shape) summed over the axes along which an operand of
